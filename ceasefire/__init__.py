@@ -1,0 +1,1 @@
+"""ceasefire-etl: ceasefire news into Elasticsearch."""

@@ -1,0 +1,185 @@
+"""`ceasefire`: the command line for ops and researchers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ceasefire import local_es
+from ceasefire.elastic import NoElasticsearch, connect
+from ceasefire.index_setup import SetupError, setup_indices
+from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
+from ceasefire.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+console = Console()
+err = Console(stderr=True)
+
+
+def _cmd_es(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "start":
+        with err.status("starting Elasticsearch (first use downloads it with Maven)..."):
+            node = local_es.start(settings)
+        console.print(f"Elasticsearch is up at {node.url} (pid {node.pid}, health {node.health})")
+    elif args.action == "stop":
+        pids = local_es.stop(settings)
+        console.print(f"stopped Elasticsearch (pids {pids})" if pids
+                      else "Elasticsearch was not running")
+    else:
+        node = local_es.status(settings)
+        if args.json:
+            print(json.dumps({"running": node.running, "url": node.url, "pid": node.pid,
+                              "health": node.health, "home": str(node.home)}))
+        else:
+            console.print(f"{'running' if node.running else 'stopped'}: {node.url} "
+                          f"pid={node.pid} health={node.health} home={node.home}")
+        return 0 if node.running else 3
+    return 0
+
+
+def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
+    result = setup_indices(connect(settings), settings)
+    console.print(f"index {result.index} ready behind {settings.read_alias} / "
+                  f"{settings.write_alias}; English stemming: "
+                  f"{'yes' if result.stemming else 'not available on this cluster'}")
+    for change in result.changes:
+        console.print(f"  {change}")
+    return 0
+
+
+def _run_ingest(paths: list[str], batch_size: int):
+    from flows.ingest import ingest_files  # Prefect is slow to import: only when needed
+
+    return ingest_files(paths=paths, batch_size=batch_size)
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title="ingest summary")
+    table.add_column("step")
+    table.add_column("count", justify="right")
+    for label, value in report.rows():
+        table.add_row(label, str(value))
+    console.print(table)
+    for example in report.skip_examples:
+        console.print(f"[yellow]skipped[/] {example}")
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    report = _run_ingest([str(p) for p in args.paths], args.batch_size)
+    _print_report(report, args.json)
+    return 0 if report.dead_lettered == 0 else 1
+
+
+def _highlighted(snippet: str) -> Text:
+    """Rich text with the [[highlighted]] terms in bold."""
+    text = Text()
+    pre, post = HIGHLIGHT_TAGS
+    for i, part in enumerate(snippet.replace(post, pre).split(pre)):
+        text.append(part.replace("\n", " "), style="bold yellow" if i % 2 else None)
+    return text
+
+
+def print_results(result: SearchResult, query: str) -> None:
+    """Ranked hits with snippets, then facet counts."""
+    console.print(f"[bold]{result.total}[/] hits for [bold]{query!r}[/] ({result.took_ms} ms)")
+    for rank, hit in enumerate(result.hits, 1):
+        console.print(Text(f"{rank}. ", style="bold") + _highlighted(hit.title)
+                      + Text(f"  [{hit.source or 'unknown source'}, "
+                             f"{(hit.published_at or 'undated')[:10]}]", style="dim"))
+        for snippet in hit.highlights:
+            console.print(Text("   … ") + _highlighted(snippet) + Text(" …"))
+        console.print(Text(f"   {hit.url or hit.origin or hit.id}", style="dim"))
+    for name, buckets in result.facets.items():
+        if buckets:
+            console.print(f"[bold]{name}[/]: " + ", ".join(f"{k} ({n})" for k, n in buckets))
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    filters = Filters(source=args.source or [], language=args.language or [],
+                      published_from=args.date_from, published_to=args.date_to)
+    result = search(connect(settings), settings.read_alias, args.query, filters, args.size)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_results(result, args.query)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.es_url:
+        _cmd_es(argparse.Namespace(action="start", json=False), settings)
+    _cmd_setup(args, settings)
+    report = _run_ingest([str(args.path)], 500)
+    _print_report(report, False)
+    result = search(connect(settings), settings.read_alias, args.query)
+    print_results(result, args.query)
+    count = connect(settings).count(index=settings.read_alias)["count"]
+    console.print(f"\nthe index now holds {count} articles. Try: ceasefire search \"ceasefire\""
+                  + ("" if settings.es_url else "; stop the node with: ceasefire es stop"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ceasefire", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    es = sub.add_parser("es", help="the local Elasticsearch node: start, stop, status")
+    es.add_argument("action", choices=["start", "stop", "status"])
+    es.add_argument("--json", action="store_true", help="status as JSON")
+    es.set_defaults(func=_cmd_es)
+
+    setup = sub.add_parser("setup", help="create or update templates, index and aliases")
+    setup.set_defaults(func=_cmd_setup)
+
+    ingest = sub.add_parser("ingest", help="ingest files or directories (.txt, .html, .jsonl)")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--batch-size", type=int, default=500)
+    ingest.add_argument("--json", action="store_true", help="summary as JSON")
+    ingest.set_defaults(func=_cmd_ingest)
+
+    s = sub.add_parser("search", help="full-text search with highlights and facets")
+    s.add_argument("query")
+    s.add_argument("--size", type=int, default=10)
+    s.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    s.add_argument("--language", action="append", help="only this language code (repeatable)")
+    s.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
+    s.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=_cmd_search)
+
+    demo = sub.add_parser("demo", help="start ES, set up, ingest the sample articles, search")
+    demo.add_argument("--path", type=Path, default=EXAMPLES)
+    demo.add_argument("--query", default="energy infrastructure")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("elastic_transport", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except (local_es.LocalESError, NoElasticsearch, SetupError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

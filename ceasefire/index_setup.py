@@ -1,0 +1,104 @@
+"""Idempotent creation of templates, the versioned articles index and its aliases."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from elasticsearch import BadRequestError, Elasticsearch
+
+import index_mappings
+from ceasefire.settings import Settings
+
+LOGGER = logging.getLogger(__name__)
+
+
+class SetupError(RuntimeError):
+    """The cluster's indices are in a state setup must not change on its own."""
+
+
+@dataclass(slots=True)
+class SetupResult:
+    """What `setup` found and changed."""
+
+    index: str
+    stemming: bool
+    changes: list[str] = field(default_factory=list)
+
+
+def supports_stemming(es: Elasticsearch) -> bool:
+    """Whether the cluster has the language analyzers of the analysis-common module."""
+    try:
+        es.indices.analyze(analyzer="english", text="ceasefires")
+    except BadRequestError:
+        return False
+    return True
+
+
+def articles_index_name(settings: Settings) -> str:
+    """The concrete index for the current mapping version."""
+    return f"{settings.index_prefix}-articles-v{index_mappings.schema_version()}"
+
+
+def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
+    if not es.indices.exists_alias(name=alias):
+        return []
+    return sorted(es.indices.get_alias(name=alias))
+
+
+def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
+    """Create or update templates, the articles index, aliases and the dead-letter index."""
+    stemming = supports_stemming(es)
+    index = articles_index_name(settings)
+    result = SetupResult(index=index, stemming=stemming)
+    body = index_mappings.articles_template(stemming)
+    es.indices.put_index_template(name=f"{settings.index_prefix}-articles",
+                                  index_patterns=[f"{settings.index_prefix}-articles-v*"], **body)
+    deadletter = index_mappings.load("deadletter")
+    es.indices.put_index_template(name=settings.deadletter_index,
+                                  index_patterns=[settings.deadletter_index], **deadletter)
+
+    readers = _alias_targets(es, settings.read_alias)
+    writers = _alias_targets(es, settings.write_alias)
+    if writers and writers != [index]:
+        raise SetupError(
+            f"{settings.write_alias} points to {', '.join(writers)} but this version writes to "
+            f"{index}; run a reindex to move to the new mapping version")
+    if not es.indices.exists(index=index):
+        es.options(ignore_status=400).indices.create(index=index)  # 400: created concurrently
+        result.changes.append(f"created index {index}")
+    else:
+        mappings = body["template"]["mappings"]
+        try:
+            es.indices.put_mapping(index=index, properties=mappings["properties"],
+                                   dynamic=mappings["dynamic"], meta=mappings["_meta"])
+        except BadRequestError as exc:
+            raise SetupError(f"the mapping of {index} cannot take the current template "
+                             f"({exc.message}); run a reindex") from exc
+    actions = []
+    if index not in readers:
+        actions.append({"add": {"index": index, "alias": settings.read_alias}})
+    if not writers:
+        actions.append({"add": {"index": index, "alias": settings.write_alias,
+                                "is_write_index": True}})
+    if actions:
+        es.indices.update_aliases(actions=actions)
+        result.changes += [f"alias {a['add']['alias']} -> {index}" for a in actions]
+    if not es.indices.exists(index=settings.deadletter_index):
+        es.options(ignore_status=400).indices.create(index=settings.deadletter_index)
+        result.changes.append(f"created index {settings.deadletter_index}")
+    es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
+    return result
+
+
+def delete_all(es: Elasticsearch, settings: Settings) -> list[str]:
+    """Remove every index and template under the prefix (tests and `ceasefire reset`)."""
+    removed = []
+    for pattern in (f"{settings.index_prefix}-articles-v*", settings.deadletter_index):
+        for name in es.options(ignore_status=404).indices.get(index=pattern,
+                                                             expand_wildcards="all").body or {}:
+            es.indices.delete(index=name)
+            removed.append(name)
+    for name in (f"{settings.index_prefix}-articles", settings.deadletter_index):
+        es.options(ignore_status=404).indices.delete_index_template(name=name)
+    return removed

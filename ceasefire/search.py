@@ -1,0 +1,121 @@
+"""Full-text search with highlights and facets over the read alias."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from elasticsearch import Elasticsearch
+
+# Language-neutral fields everywhere, English-stemmed `.en` sub-fields where the cluster has
+# them (a field missing from the mapping simply matches nothing).
+SEARCH_FIELDS = ["title^3", "title.en^2", "lead^2", "lead.en", "body", "body.en",
+                 "authors.text", "dateline"]
+HIGHLIGHT_TAGS = ("[[", "]]")
+FACETS = {"source": "source", "language": "language"}
+
+
+@dataclass(slots=True)
+class Filters:
+    """Facet filters a search is restricted to."""
+
+    source: list[str] = field(default_factory=list)
+    language: list[str] = field(default_factory=list)
+    published_from: str | None = None
+    published_to: str | None = None
+
+
+@dataclass(slots=True)
+class Hit:
+    id: str
+    score: float
+    title: str
+    source: str | None
+    published_at: str | None
+    url: str | None
+    origin: str | None
+    highlights: list[str]
+
+
+@dataclass(slots=True)
+class SearchResult:
+    total: int
+    hits: list[Hit]
+    facets: dict[str, list[tuple[str, int]]]
+    took_ms: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total, "took_ms": self.took_ms,
+            "hits": [asdict(h) for h in self.hits],
+            "facets": {k: [{"key": key, "count": n} for key, n in v]
+                       for k, v in self.facets.items()},
+        }
+
+
+def build_query(text: str, filters: Filters | None = None, size: int = 10) -> dict[str, Any]:
+    """The search request body: all words must match; exact phrases rank higher."""
+    filters = filters or Filters()
+    must: list[dict[str, Any]] = []
+    should: list[dict[str, Any]] = []
+    if text.strip():
+        must.append({"simple_query_string": {"query": text, "fields": SEARCH_FIELDS,
+                                             "default_operator": "and"}})
+        should += [{"match_phrase": {"title": {"query": text, "slop": 2, "boost": 3}}},
+                   {"match_phrase": {"body": {"query": text, "slop": 2, "boost": 2}}}]
+    else:
+        must.append({"match_all": {}})
+    flt: list[dict[str, Any]] = []
+    if filters.source:
+        flt.append({"terms": {"source": filters.source}})
+    if filters.language:
+        flt.append({"terms": {"language": filters.language}})
+    if filters.published_from or filters.published_to:
+        rng = {k: v for k, v in (("gte", filters.published_from), ("lte", filters.published_to))
+               if v}
+        flt.append({"range": {"published_at": rng}})
+    return {
+        "size": size,
+        "track_total_hits": True,
+        "query": {"bool": {"must": must, "should": should, "filter": flt}},
+        "_source": ["title", "source", "published_at", "url", "origin"],
+        "highlight": {
+            "pre_tags": [HIGHLIGHT_TAGS[0]], "post_tags": [HIGHLIGHT_TAGS[1]],
+            "fields": {"title": {"number_of_fragments": 0},
+                       "body": {"fragment_size": 180, "number_of_fragments": 2},
+                       "lead": {"fragment_size": 180, "number_of_fragments": 1}},
+        },
+        "aggs": {
+            **{name: {"terms": {"field": fld, "size": 20}} for name, fld in FACETS.items()},
+            "published_month": {"date_histogram": {"field": "published_at",
+                                                   "calendar_interval": "month",
+                                                   "format": "yyyy-MM", "min_doc_count": 1}},
+            "undated": {"missing": {"field": "published_at"}},
+        },
+    }
+
+
+def parse_response(resp: dict[str, Any]) -> SearchResult:
+    """Hits, highlights and facet counts from a search response."""
+    hits = []
+    for h in resp["hits"]["hits"]:
+        src = h.get("_source", {})
+        hl = h.get("highlight", {})
+        snippets = hl.get("body") or hl.get("lead") or []
+        hits.append(Hit(h["_id"], h.get("_score") or 0.0, (hl.get("title") or [src.get("title")])[0],
+                        src.get("source"), src.get("published_at"), src.get("url"),
+                        src.get("origin"), snippets))
+    aggs = resp.get("aggregations", {})
+    facets = {name: [(b["key"], b["doc_count"]) for b in aggs.get(name, {}).get("buckets", [])]
+              for name in FACETS}
+    months = [(b["key_as_string"], b["doc_count"])
+              for b in aggs.get("published_month", {}).get("buckets", [])]
+    undated = aggs.get("undated", {}).get("doc_count", 0)
+    facets["published_month"] = months + ([("undated", undated)] if undated else [])
+    return SearchResult(resp["hits"]["total"]["value"], hits, facets, resp.get("took", 0))
+
+
+def search(es: Elasticsearch, index: str, text: str, filters: Filters | None = None,
+           size: int = 10) -> SearchResult:
+    """Run a search against `index` (normally the read alias)."""
+    return parse_response(es.search(index=index, **build_query(text, filters, size)).body)

@@ -1,0 +1,115 @@
+"""Extraction: raw inputs (plain text, HTML, JSON records) into Articles.
+
+Public entry points: `parse_plain_text(text, path=None)` and `extract_html(html, url=None)`.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import trafilatura
+
+from tasks.dates import as_aware, find_iso_datetimes, parse_human_date
+from tasks.models import Article
+from tasks.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
+
+LOGGER = logging.getLogger(__name__)
+
+__all__ = ["ExtractionError", "PlainTextError", "article_from_record", "extract_html",
+           "parse_byline", "parse_plain_text"]
+
+TRAFILATURA_EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
+MIN_BODY_CHARS = 200
+
+
+class ExtractionError(ValueError):
+    """An input held no usable article; `reason` names why, for run summaries."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    isos = find_iso_datetimes(value)
+    dt = isos[0] if isos else parse_human_date(value)
+    return as_aware(dt) if dt else None
+
+
+def _split_authors(value: str | None) -> list[str]:
+    return [a.strip() for a in (value or "").split(";") if a.strip()]
+
+
+def extract_html(html: str | bytes, url: str | None = None) -> Article:
+    """Extract the article from a news page with trafilatura; raise ExtractionError if none."""
+    try:
+        doc = trafilatura.bare_extraction(
+            html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+            date_extraction_params={"extensive_search": True, "original_date": True,
+                                    "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
+        )
+    except Exception as exc:  # trafilatura raises assorted lxml/parsing errors on broken pages
+        raise ExtractionError("html-unparseable", f"{type(exc).__name__}: {exc}") from exc
+    if doc is None or not (doc.text or "").strip():
+        raise ExtractionError("no-article-text", "trafilatura found no main text")
+    if len(doc.text) < MIN_BODY_CHARS:
+        raise ExtractionError("body-too-short", f"{len(doc.text)} characters")
+    if not (doc.title or "").strip():
+        raise ExtractionError("no-title")
+    paragraphs = [p for p in doc.text.split("\n") if p.strip()]
+    dateline, paragraphs[0] = split_dateline(paragraphs[0])
+    page_url = url or doc.url
+    return Article(
+        title=doc.title,
+        body="\n\n".join(paragraphs),
+        url=page_url,
+        source=doc.sitename or None,
+        source_domain=doc.hostname or (urlsplit(page_url).hostname if page_url else None),
+        authors=_split_authors(doc.author),
+        published_at=_parse_date(doc.date),
+        dateline=dateline,
+        lead=paragraphs[0],
+        origin=page_url,
+        extractor=TRAFILATURA_EXTRACTOR,
+    )
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return _split_authors(value.replace(",", ";"))
+    return [str(v).strip() for v in value if str(v).strip()]
+
+
+def article_from_record(record: dict[str, Any], origin: str) -> Article:
+    """An Article from one JSON record (`title`, `body`/`text`, or `html`; optional metadata)."""
+    if not isinstance(record, dict):
+        raise ExtractionError("jsonl-not-an-object", f"got {type(record).__name__}")
+    url = record.get("url") or None
+    if record.get("html") and not (record.get("body") or record.get("text")):
+        article = extract_html(record["html"], url=url)
+    else:
+        body = record.get("body") or record.get("text")
+        title = record.get("title")
+        if not isinstance(body, str) or not body.strip():
+            raise ExtractionError("jsonl-missing-body", "needs `body`, `text` or `html`")
+        if not isinstance(title, str) or not title.strip():
+            raise ExtractionError("jsonl-missing-title")
+        article = Article(title=title, body=body, url=url, extractor="jsonl")
+    article.origin = origin
+    article.source = record.get("source") or article.source
+    article.feed = record.get("feed") or None
+    article.authors = _as_list(record.get("authors") or record.get("author")) or article.authors
+    published = record.get("published_at") or record.get("published") or record.get("date")
+    if published:
+        article.published_at = _parse_date(str(published))
+        if article.published_at is None:
+            raise ExtractionError("jsonl-bad-date", repr(published)[:80])
+    return article

@@ -1,0 +1,73 @@
+"""Identity: canonical URLs, deterministic ids and content hashes, exact duplicates in a batch."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from tasks.models import Article, Skip
+
+# Query parameters that only track the click, never select the content.
+TRACKING_PARAMS = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|igshid|ocid|cmpid|smid|ref|ref_src"
+    r"|__twitter_impression|at_medium|at_campaign|cmp|s_cid|sr_share)$",
+    re.IGNORECASE,
+)
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, no default port, fragment or tracking parameters."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{parts.port}"
+    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                             if not TRACKING_PARAMS.match(k)))
+    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+
+
+def normalized_for_hash(text: str) -> str:
+    """Case-, punctuation- and whitespace-insensitive form of a text, for exact-copy hashing."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.findall(r"\w+", text))
+
+
+def _sha(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(body: str) -> str:
+    """Hash of the normalised body: equal for copies that differ only in spacing or case."""
+    return _sha(normalized_for_hash(body))
+
+
+def assign_identity(article: Article) -> Article:
+    """Fill canonical URL, content hash and `id` (from the URL, else from the content)."""
+    if article.url:
+        article.canonical_url = canonical_url(article.url)
+        article.source_domain = article.source_domain or urlsplit(article.canonical_url).hostname
+    article.content_hash = content_hash(article.body)
+    if article.canonical_url:
+        article.id = "u" + _sha(article.canonical_url)[:32]
+    else:
+        article.id = "c" + _sha(normalized_for_hash(article.title) + "\n" + article.content_hash)[:32]
+    return article
+
+
+def drop_batch_duplicates(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
+    """Keep the first article per id; later ones become Skips naming the copy they repeat."""
+    seen: dict[str, Article] = {}
+    kept: list[Article] = []
+    skips: list[Skip] = []
+    for article in articles:
+        first = seen.get(article.id)
+        if first is None:
+            seen[article.id] = article
+            kept.append(article)
+        else:
+            skips.append(Skip(article.origin or article.id, "duplicate-in-run",
+                              f"same id as {first.origin or first.id}"))
+    return kept, skips

@@ -1,0 +1,92 @@
+"""The typed records that flow through the pipeline."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PIPELINE_VERSION = "0.1.0"
+
+
+@dataclass(slots=True)
+class Entities:
+    """Canonicalised named entities by kind (filled by enrichment)."""
+
+    persons: list[str] = field(default_factory=list)
+    organizations: list[str] = field(default_factory=list)
+    locations: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Article:
+    """One news article, from extraction to the index."""
+
+    title: str
+    body: str
+    # identity (filled by tasks.identity)
+    id: str = ""
+    url: str | None = None
+    canonical_url: str | None = None
+    source: str | None = None
+    source_domain: str | None = None
+    feed: str | None = None
+    origin: str | None = None  # the file path or URL this record was read from
+    # content
+    authors: list[str] = field(default_factory=list)
+    published_at: datetime | None = None  # always timezone-aware when set
+    dateline: str | None = None
+    lead: str | None = None
+    # enrichment
+    language: str | None = None
+    language_confidence: float | None = None
+    entities: Entities = field(default_factory=Entities)
+    countries: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    relevance: float | None = None
+    # dedup
+    content_hash: str = ""
+    cluster_id: str | None = None
+    duplicate_of: str | None = None
+    # provenance
+    extractor: str = ""
+    fetched_at: datetime | None = None
+    pipeline_version: str = PIPELINE_VERSION
+
+    @property
+    def word_count(self) -> int:
+        """Number of whitespace-separated words in the body."""
+        return len(self.body.split())
+
+    def to_document(self) -> dict[str, Any]:
+        """The Elasticsearch `_source` for this article (no `id`, empty values dropped)."""
+        doc: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "id":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, Entities):
+                value = {k: v for k, v in dataclasses.asdict(value).items() if v}
+            elif isinstance(value, datetime):
+                value = value.isoformat()
+            if value in (None, "", [], {}):
+                continue
+            doc[f.name] = value
+        doc["word_count"] = self.word_count
+        return doc
+
+
+@dataclass(slots=True, frozen=True)
+class Skip:
+    """An input that did not become an article, with a named reason."""
+
+    origin: str
+    reason: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.origin}: {self.reason}" + (f" ({self.detail})" if self.detail else "")

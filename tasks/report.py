@@ -1,0 +1,70 @@
+"""The run summary: every input accounted for, as indexed, dead-lettered or skipped by reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from tasks.index import IndexReport
+from tasks.models import Skip
+
+MAX_LISTED_SKIPS = 50
+
+
+@dataclass(slots=True)
+class RunReport:
+    """Counts for one run; `balanced` checks that nothing went missing."""
+
+    inputs: int = 0  # articles and skips produced from the sources
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    dead_lettered: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    skip_examples: list[str] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def indexed(self) -> int:
+        return self.created + self.updated + self.unchanged
+
+    @property
+    def balanced(self) -> bool:
+        """input = indexed + dead-lettered + skipped."""
+        return self.inputs == self.indexed + self.dead_lettered + sum(self.skipped.values())
+
+    def add_skips(self, skips: list[Skip]) -> None:
+        for skip in skips:
+            self.skipped[skip.reason] += 1
+            if len(self.skip_examples) < MAX_LISTED_SKIPS:
+                self.skip_examples.append(str(skip))
+
+    def add_index(self, result: IndexReport) -> None:
+        self.created += result.created
+        self.updated += result.updated
+        self.unchanged += result.unchanged
+        self.dead_lettered += result.dead_lettered
+
+    def rows(self) -> list[tuple[str, int | str]]:
+        """(label, value) rows for tables and artifacts."""
+        rows: list[tuple[str, int | str]] = [
+            ("inputs", self.inputs), ("indexed: new", self.created),
+            ("indexed: updated", self.updated), ("indexed: unchanged", self.unchanged),
+            ("dead-lettered", self.dead_lettered),
+        ]
+        rows += [(f"skipped: {reason}", n) for reason, n in sorted(self.skipped.items())]
+        rows.append(("duration", f"{self.duration_s:.2f} s"))
+        return rows
+
+    def to_markdown(self) -> str:
+        """A markdown table of the counts."""
+        lines = ["| step | count |", "| --- | ---: |"]
+        lines += [f"| {label} | {value} |" for label, value in self.rows()]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"inputs": self.inputs, "created": self.created, "updated": self.updated,
+                "unchanged": self.unchanged, "indexed": self.indexed,
+                "dead_lettered": self.dead_lettered, "skipped": dict(self.skipped),
+                "skip_examples": self.skip_examples, "duration_s": round(self.duration_s, 3),
+                "balanced": self.balanced}
