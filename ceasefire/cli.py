@@ -21,8 +21,9 @@ from ceasefire.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: messages stay on one line for logs and grep; tables still fit the terminal.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def _cmd_es(args: argparse.Namespace, settings: Settings) -> int:

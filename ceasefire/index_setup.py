@@ -95,8 +95,8 @@ def delete_all(es: Elasticsearch, settings: Settings) -> list[str]:
     """Remove every index and template under the prefix (tests and `ceasefire reset`)."""
     removed = []
     for pattern in (f"{settings.index_prefix}-articles-v*", settings.deadletter_index):
-        for name in es.options(ignore_status=404).indices.get(index=pattern,
-                                                             expand_wildcards="all").body or {}:
+        for name in es.indices.get(index=pattern, expand_wildcards="all",
+                                   ignore_unavailable=True, allow_no_indices=True):
             es.indices.delete(index=name)
             removed.append(name)
     for name in (f"{settings.index_prefix}-articles", settings.deadletter_index):

@@ -52,6 +52,16 @@ def normalize_line(text: str) -> str:
     return normalize_text(text).replace("\n", " ")
 
 
+def text_key(text: str) -> str:
+    """Case- and punctuation-insensitive key for comparing short texts."""
+    return re.sub(r"\W+", " ", text).strip().casefold()
+
+
+def is_title_repeat(line: str, title_key: str) -> bool:
+    """`Title` or `Title | Title` repeated in the page (`title_key` from `text_key`)."""
+    return all(text_key(part) == title_key for part in re.split(r"\s+[|]\s+", line))
+
+
 def drop_cruft(paragraphs: list[str]) -> list[str]:
     """Paragraphs without page furniture lines."""
     return [p for p in paragraphs if p and not is_cruft_line(p)]

@@ -5,13 +5,19 @@ Public entry points: `parse_plain_text(text, path=None)` and `extract_html(html,
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import lxml.html
 import trafilatura
+from lxml import etree
 
+from tasks.clean import drop_cruft, is_title_repeat, text_key
 from tasks.dates import as_aware, find_iso_datetimes, parse_human_date
 from tasks.models import Article
 from tasks.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
@@ -46,6 +52,43 @@ def _split_authors(value: str | None) -> list[str]:
     return [a.strip() for a in (value or "").split(";") if a.strip()]
 
 
+# Page metadata that carries the publication time with its offset (htmldate keeps only the day).
+PUBLISHED_META = {"article:published_time", "og:article:published_time", "datepublished",
+                  "pubdate", "publishdate", "publish-date", "dc.date.issued", "dcterms.created",
+                  "parsely-pub-date", "sailthru.date"}
+
+
+def _json_ld_dates(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("datePublished"), str):
+            yield node["datePublished"]
+        for value in node.values():
+            yield from _json_ld_dates(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _json_ld_dates(item)
+
+
+def published_from_metadata(html: str | bytes) -> datetime | None:
+    """The first full, zoned publication timestamp in meta tags or JSON-LD, if any."""
+    try:
+        tree = lxml.html.fromstring(html)
+    except (etree.ParserError, ValueError):
+        return None
+    candidates = [m.get("content", "") for m in tree.iter("meta")
+                  if (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
+                  in PUBLISHED_META]
+    for script in tree.xpath('//script[@type="application/ld+json"]'):
+        with contextlib.suppress(ValueError):
+            candidates += list(_json_ld_dates(json.loads(script.text_content())))
+    candidates += tree.xpath("//time/@datetime")
+    for value in candidates:
+        found = [d for d in find_iso_datetimes(value) if d.tzinfo]
+        if found:
+            return found[0]
+    return None
+
+
 def extract_html(html: str | bytes, url: str | None = None) -> Article:
     """Extract the article from a news page with trafilatura; raise ExtractionError if none."""
     try:
@@ -62,17 +105,22 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
         raise ExtractionError("body-too-short", f"{len(doc.text)} characters")
     if not (doc.title or "").strip():
         raise ExtractionError("no-title")
-    paragraphs = [p for p in doc.text.split("\n") if p.strip()]
+    title_key = text_key(doc.title)
+    paragraphs = drop_cruft([p.strip() for p in doc.text.split("\n")
+                             if p.strip() and not is_title_repeat(p, title_key)])
+    if not paragraphs:
+        raise ExtractionError("no-article-text", "only the title and page furniture")
     dateline, paragraphs[0] = split_dateline(paragraphs[0])
     page_url = url or doc.url
+    host = urlsplit(page_url).hostname if page_url else doc.hostname
     return Article(
         title=doc.title,
         body="\n\n".join(paragraphs),
         url=page_url,
         source=doc.sitename or None,
-        source_domain=doc.hostname or (urlsplit(page_url).hostname if page_url else None),
+        source_domain=host.removeprefix("www.") if host else None,
         authors=_split_authors(doc.author),
-        published_at=_parse_date(doc.date),
+        published_at=published_from_metadata(html) or _parse_date(doc.date),
         dateline=dateline,
         lead=paragraphs[0],
         origin=page_url,
@@ -111,5 +159,6 @@ def article_from_record(record: dict[str, Any], origin: str) -> Article:
     if published:
         article.published_at = _parse_date(str(published))
         if article.published_at is None:
-            raise ExtractionError("jsonl-bad-date", repr(published)[:80])
+            # The article is still worth keeping; the unusable date is reported, not invented.
+            LOGGER.warning("%s: unparseable published date %r, left empty", origin, published)
     return article

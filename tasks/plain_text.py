@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tasks.clean import is_cruft_line, normalize_line, normalize_text
+from tasks.clean import is_cruft_line, is_title_repeat, normalize_line, normalize_text, text_key
 from tasks.dates import as_aware, find_iso_datetimes, labelled_dates, parse_human_date
 from tasks.models import Article
 
@@ -35,9 +35,11 @@ WIRE_AGENCIES = {
 }
 # Bylines that name a desk rather than a person.
 NOT_PERSONS = {"agencies", "staff", "web desk", "news desk", "online desk", "staff reporter",
-               "our correspondent", "editorial board", "reuters staff"}
+               "our correspondent", "editorial board", "reuters staff", "rédaction", "la rédaction",
+               "redaktion", "redacción", "agences", "agencias", "agenturen"}
 
-_BYLINE_RE = re.compile(r"^by\s+(?P<rest>\S.*)$", re.IGNORECASE)
+# "By", and its equivalents in the languages we ingest most.
+_BYLINE_RE = re.compile(r"^(?:by|par|von|por|от)\s+(?P<rest>\S.*)$", re.IGNORECASE)
 _NAME_SPLIT_RE = re.compile(r"\s*(?:,|;|\band\b|&)\s*", re.IGNORECASE)
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
 # "Kyiv, Oct 13 Ukrainian President ..." / "KYIV, March 12 (Reuters) - ..." /
@@ -111,24 +113,14 @@ def _parse_label(value: str | None) -> datetime | None:
     return parse_human_date(value) if value else None
 
 
-def _is_title_repeat(line: str, title_key: str) -> bool:
-    """`Title` or `Title | Title` repeated in the page."""
-    parts = [p.strip() for p in re.split(r"\s+[|]\s+", line)]
-    return all(_key(p) == title_key for p in parts)
-
-
-def _key(text: str) -> str:
-    return re.sub(r"\W+", " ", text).strip().casefold()
-
-
 def _drop_teasers(paragraphs: list[str]) -> list[str]:
     """Drop truncated summaries (`... said that he had ...`) repeated in full further down."""
     keep = []
     for i, para in enumerate(paragraphs):
         stem = para.rstrip()
         if stem.endswith(("...", "…")):
-            prefix = _key(stem.rstrip(".…"))
-            if prefix and any(_key(later).startswith(prefix) for later in paragraphs[i + 1:]):
+            prefix = text_key(stem.rstrip(".…"))
+            if prefix and any(text_key(later).startswith(prefix) for later in paragraphs[i + 1:]):
                 continue
         keep.append(para)
     return keep
@@ -147,7 +139,7 @@ def _is_date_line(line: str) -> bool:
     """A header line that only carries a date (`Published: 13 October 2025`)."""
     if len(line) > 120:
         return False
-    if find_iso_datetimes(line) and len(_key(_strip_iso(line))) < 40:
+    if find_iso_datetimes(line) and len(text_key(_strip_iso(line))) < 40:
         return True
     return bool(labelled_dates(line)) and len(line.split()) <= 12
 
@@ -166,12 +158,12 @@ def parse_plain_text(text: str, path: str | None = None) -> Article:
     if len(title) > MAX_TITLE_CHARS:
         raise PlainTextError(
             f"first line is {len(title)} characters{where}: expected a title line first")
-    title_key = _key(title)
+    title_key = text_key(title)
     byline = Byline()
     header_done = False
     body: list[str] = []
     for i, line in enumerate(lines[1:]):
-        if is_cruft_line(line) or _is_title_repeat(line, title_key):
+        if is_cruft_line(line) or is_title_repeat(line, title_key):
             continue
         if not header_done and i < HEADER_LINES:
             if _BYLINE_RE.match(line) and len(line) < 300:

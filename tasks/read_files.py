@@ -25,7 +25,7 @@ def discover_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skip]]
     files: list[Path] = []
     skips: list[Skip] = []
     for raw in paths:
-        path = Path(raw)
+        path = Path(raw).absolute()  # provenance must not depend on the working directory
         if path.is_dir():
             candidates = sorted(p for p in path.rglob("*") if p.is_file()
                                 and not any(part.startswith(".") for part in p.relative_to(path).parts))

@@ -1,0 +1,82 @@
+"""The ingest flow under a real Prefect API, and the `ceasefire` command line, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from prefect.settings import PREFECT_API_URL
+
+from flows.ingest import ingest_files
+from tests.conftest import EXAMPLES, FIXTURES
+
+
+@pytest.fixture
+def flow_env(prefect_api, settings):
+    return settings
+
+
+def test_ingest_flow_twice_leaves_exactly_two_documents(flow_env, es):
+    first = ingest_files(paths=[str(EXAMPLES)])
+    assert (first.inputs, first.created, first.unchanged) == (2, 2, 0)
+    assert first.balanced
+    second = ingest_files(paths=[str(EXAMPLES)])
+    assert (second.created, second.updated, second.unchanged) == (0, 0, 2)
+    assert es.count(index=flow_env.read_alias)["count"] == 2
+
+
+def test_ingest_flow_reports_bad_inputs_and_indexes_the_rest(flow_env, es):
+    report = ingest_files(paths=[str(FIXTURES / "mixed"), str(FIXTURES / "html"),
+                                 str(EXAMPLES / "lbc-zelenskyy-trump-call.txt")], batch_size=2)
+    assert report.balanced
+    assert report.created == 7  # 6 articles in mixed/ + 1 page in html/ (good.txt == the LBC file)
+    assert dict(report.skipped) == {
+        "unsupported-file-type": 1, "not-an-article": 1, "jsonl-missing-body": 1,
+        "jsonl-invalid-json": 1, "no-article-text": 2, "duplicate-in-run": 1,
+    }
+    assert any("records.jsonl:3: jsonl-invalid-json" in s for s in report.skip_examples)
+    assert es.count(index=flow_env.read_alias)["count"] == 7
+
+
+def test_ingest_flow_validates_parameters(flow_env):
+    with pytest.raises(ValueError, match="batch_size"):
+        ingest_files(paths=[str(EXAMPLES)], batch_size=0)
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess, talking to this session's Prefect server."""
+    env = {"PREFECT_API_URL": PREFECT_API_URL.value() or "", **(env or {})}
+    return subprocess.run([sys.executable, "-m", "ceasefire.cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=300, check=False)
+
+
+def test_cli_ingest_and_search_json(flow_env):
+    ingest = _cli("ingest", str(EXAMPLES), "--json")
+    assert ingest.returncode == 0, ingest.stderr
+    assert json.loads(ingest.stdout[ingest.stdout.index("{"):])["created"] == 2
+    found = _cli("search", "energy infrastructure", "--json")
+    assert found.returncode == 0, found.stderr
+    result = json.loads(found.stdout)
+    assert result["hits"][0]["source"] == "LBC"
+    assert any("[[energy infrastructure]]" in s for s in result["hits"][0]["highlights"])
+    assert {"source", "language", "published_month"} <= set(result["facets"])
+    text = _cli("search", "energy infrastructure")
+    assert "LBC" in text.stdout and "energy infrastructure" in text.stdout
+
+
+def test_cli_without_elasticsearch_says_what_to_do(flow_env):
+    result = _cli("search", "x", env={"CEASEFIRE_ES_PORT": "9", "ELASTICSEARCH_URL": ""})
+    assert result.returncode == 2
+    assert "ceasefire es start" in result.stderr and "ELASTICSEARCH_URL" in result.stderr
+
+
+def test_cli_uses_elasticsearch_url_and_starts_nothing(flow_env):
+    url = f"http://127.0.0.1:{flow_env.local_port}" if not flow_env.es_url else flow_env.es_url
+    refused = _cli("es", "start", env={"ELASTICSEARCH_URL": url})
+    assert refused.returncode == 2 and "not starting a local node" in refused.stderr
+    setup = _cli("setup", env={"ELASTICSEARCH_URL": url})
+    assert setup.returncode == 0, setup.stderr
+    assert f"{flow_env.index_prefix}-articles-v1 ready" in setup.stdout
