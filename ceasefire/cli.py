@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,7 +85,9 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _highlighted(snippet: str) -> Text:
-    """Rich text with the [[highlighted]] terms in bold."""
+    """Rich text with the [[highlighted]] terms in bold on a terminal; markers kept in pipes."""
+    if not console.is_terminal:
+        return Text(snippet.replace("\n", " "))
     text = Text()
     pre, post = HIGHLIGHT_TAGS
     for i, part in enumerate(snippet.replace(post, pre).split(pre)):
@@ -169,6 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The temporary Prefect server inherits this: no telemetry calls from offline machines.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
