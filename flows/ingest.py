@@ -1,4 +1,4 @@
-"""Ingest flow: local files -> extract -> clean -> identity -> bulk index, with a run summary."""
+"""Ingest flow: local files -> extract -> clean -> identity -> near-dup clusters -> bulk index."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
 from tasks.clean import clean_article
+from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
 from tasks.identity import assign_identity, drop_batch_duplicates
 from tasks.index import IndexReport, index_articles, write_dead_letters
 from tasks.models import Article, Skip
@@ -57,11 +58,18 @@ def ensure_indices(settings: Settings) -> str:
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
-def index_batch(articles: list[Article], settings: Settings) -> IndexReport:
-    """Bulk-write one batch; dead-letter what Elasticsearch rejects."""
+def cluster_batch(articles: list[Article], settings: Settings) -> DedupeResult:
+    """Assign near-duplicate clusters against everything indexed so far."""
+    return dedupe_batch(connect(settings), settings.read_alias, articles)
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
+def index_batch(articles: list[Article], relabel: dict[str, str], settings: Settings) -> IndexReport:
+    """Bulk-write one batch, dead-letter what Elasticsearch rejects, relabel merged clusters."""
     es = connect(settings)
     result = index_articles(es, settings.write_alias, articles)
     write_dead_letters(es, settings.deadletter_index, result.rejections)
+    relabel_clusters(es, settings.write_alias, relabel)
     es.indices.refresh(index=settings.write_alias)
     return result
 
@@ -83,7 +91,11 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
     ready, skips = prepare(articles)
     report.add_skips(skips)
     for start in range(0, len(ready), batch_size):
-        report.add_index(index_batch(ready[start:start + batch_size], settings))
+        batch = ready[start:start + batch_size]
+        clusters = cluster_batch(batch, settings)
+        report.near_duplicates += clusters.near_duplicates
+        report.clusters_relabelled += len(clusters.plan.relabel)
+        report.add_index(index_batch(batch, clusters.plan.relabel, settings))
     report.duration_s = time.monotonic() - started
     for example in report.skip_examples:
         logger.warning("skipped %s", example)

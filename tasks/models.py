@@ -50,6 +50,9 @@ class Article:
     relevance: float | None = None
     # dedup
     content_hash: str = ""
+    near_dup_bands: list[str] = field(default_factory=list)  # LSH band terms (tasks.near_dup)
+    near_dup_sig: str = ""  # encoded MinHash signature, for verifying candidates
+    near_dup_shingles: int = 0
     cluster_id: str | None = None
     duplicate_of: str | None = None
     # provenance

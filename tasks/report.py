@@ -20,6 +20,8 @@ class RunReport:
     updated: int = 0
     unchanged: int = 0
     dead_lettered: int = 0
+    near_duplicates: int = 0  # indexed, marked `duplicate_of` an earlier copy
+    clusters_relabelled: int = 0  # existing clusters given an earlier representative or merged
     skipped: Counter[str] = field(default_factory=Counter)
     skip_examples: list[str] = field(default_factory=list)
     duration_s: float = 0.0
@@ -51,6 +53,8 @@ class RunReport:
             ("inputs", self.inputs), ("indexed: new", self.created),
             ("indexed: updated", self.updated), ("indexed: unchanged", self.unchanged),
             ("dead-lettered", self.dead_lettered),
+            ("near-duplicates (kept, marked)", self.near_duplicates),
+            ("clusters relabelled", self.clusters_relabelled),
         ]
         rows += [(f"skipped: {reason}", n) for reason, n in sorted(self.skipped.items())]
         rows.append(("duration", f"{self.duration_s:.2f} s"))
@@ -65,6 +69,7 @@ class RunReport:
     def to_dict(self) -> dict[str, object]:
         return {"inputs": self.inputs, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "indexed": self.indexed,
-                "dead_lettered": self.dead_lettered, "skipped": dict(self.skipped),
+                "dead_lettered": self.dead_lettered, "near_duplicates": self.near_duplicates,
+                "clusters_relabelled": self.clusters_relabelled, "skipped": dict(self.skipped),
                 "skip_examples": self.skip_examples, "duration_s": round(self.duration_s, 3),
                 "balanced": self.balanced}
