@@ -97,13 +97,17 @@ def _highlighted(snippet: str) -> Text:
 
 def print_results(result: SearchResult, query: str) -> None:
     """Ranked hits with snippets, then facet counts."""
-    console.print(f"[bold]{result.total}[/] hits for [bold]{query!r}[/] ({result.took_ms} ms)")
+    console.print(f"[bold]{result.total}[/] articles ({result.stories} distinct stories) for "
+                  f"[bold]{query!r}[/] ({result.took_ms} ms)")
     for rank, hit in enumerate(result.hits, 1):
         console.print(Text(f"{rank}. ", style="bold") + _highlighted(hit.title)
                       + Text(f"  [{hit.source or 'unknown source'}, "
                              f"{(hit.published_at or 'undated')[:10]}]", style="dim"))
         for snippet in hit.highlights:
             console.print(Text("   … ") + _highlighted(snippet) + Text(" …"))
+        if hit.copies > 1:
+            console.print(Text(f"   {hit.copies} copies of this story: {', '.join(hit.copy_sources)}",
+                               style="cyan"))
         console.print(Text(f"   {hit.url or hit.origin or hit.id}", style="dim"))
     for name, buckets in result.facets.items():
         if buckets:
@@ -113,7 +117,8 @@ def print_results(result: SearchResult, query: str) -> None:
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     filters = Filters(source=args.source or [], language=args.language or [],
                       published_from=args.date_from, published_to=args.date_to)
-    result = search(connect(settings), settings.read_alias, args.query, filters, args.size)
+    result = search(connect(settings), settings.read_alias, args.query, filters, args.size,
+                    collapse=args.collapse)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--language", action="append", help="only this language code (repeatable)")
     s.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
     s.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
+    s.add_argument("--collapse", action="store_true",
+                   help="one hit per story: near-duplicate copies folded under the earliest")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_cmd_search)
 

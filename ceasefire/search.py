@@ -35,26 +35,34 @@ class Hit:
     url: str | None
     origin: str | None
     highlights: list[str]
+    cluster_id: str | None = None
+    copies: int = 1  # articles in this hit's near-duplicate cluster that match the query
+    copy_sources: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class SearchResult:
-    total: int
+    total: int  # matching articles
+    stories: int  # matching near-duplicate clusters (unique stories)
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     took_ms: int
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "total": self.total, "took_ms": self.took_ms,
+            "total": self.total, "stories": self.stories, "took_ms": self.took_ms,
             "hits": [asdict(h) for h in self.hits],
             "facets": {k: [{"key": key, "count": n} for key, n in v]
                        for k, v in self.facets.items()},
         }
 
 
-def build_query(text: str, filters: Filters | None = None, size: int = 10) -> dict[str, Any]:
-    """The search request body: all words must match; exact phrases rank higher."""
+def build_query(text: str, filters: Filters | None = None, size: int = 10,
+                collapse: bool = False) -> dict[str, Any]:
+    """The search request body: all words must match; exact phrases rank higher.
+
+    With `collapse`, one hit per near-duplicate cluster, with the cluster's matching copies.
+    """
     filters = filters or Filters()
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
@@ -74,11 +82,11 @@ def build_query(text: str, filters: Filters | None = None, size: int = 10) -> di
         rng = {k: v for k, v in (("gte", filters.published_from), ("lte", filters.published_to))
                if v}
         flt.append({"range": {"published_at": rng}})
-    return {
+    body: dict[str, Any] = {
         "size": size,
         "track_total_hits": True,
         "query": {"bool": {"must": must, "should": should, "filter": flt}},
-        "_source": ["title", "source", "published_at", "url", "origin"],
+        "_source": ["title", "source", "published_at", "url", "origin", "cluster_id"],
         "highlight": {
             "pre_tags": [HIGHLIGHT_TAGS[0]], "post_tags": [HIGHLIGHT_TAGS[1]],
             "fields": {"title": {"number_of_fragments": 0},
@@ -91,20 +99,32 @@ def build_query(text: str, filters: Filters | None = None, size: int = 10) -> di
                                                    "calendar_interval": "month",
                                                    "format": "yyyy-MM", "min_doc_count": 1}},
             "undated": {"missing": {"field": "published_at"}},
+            "stories": {"cardinality": {"field": "cluster_id"}},
         },
     }
+    if collapse:
+        # Inner hits earliest first: the hit shows the cluster's earliest matching copy.
+        body["collapse"] = {"field": "cluster_id", "inner_hits": {
+            "name": "copies", "size": 20, "_source": body["_source"],
+            "sort": [{"published_at": {"order": "asc", "missing": "_last"}}, {"ingested_at": "asc"}]}}
+    return body
 
 
 def parse_response(resp: dict[str, Any]) -> SearchResult:
     """Hits, highlights and facet counts from a search response."""
     hits = []
     for h in resp["hits"]["hits"]:
-        src = h.get("_source", {})
         hl = h.get("highlight", {})
         snippets = hl.get("body") or hl.get("lead") or []
-        hits.append(Hit(h["_id"], h.get("_score") or 0.0, (hl.get("title") or [src.get("title")])[0],
+        copies = h.get("inner_hits", {}).get("copies", {}).get("hits", {})
+        shown = copies["hits"][0] if copies.get("hits") else h
+        src = shown.get("_source", {})
+        title = (hl.get("title") or [None])[0] if shown is h else None
+        hits.append(Hit(shown["_id"], h.get("_score") or 0.0, title or src.get("title"),
                         src.get("source"), src.get("published_at"), src.get("url"),
-                        src.get("origin"), snippets))
+                        src.get("origin"), snippets, src.get("cluster_id"),
+                        copies.get("total", {}).get("value", 1),
+                        sorted({c["_source"].get("source") or "?" for c in copies.get("hits", [])})))
     aggs = resp.get("aggregations", {})
     facets = {name: [(b["key"], b["doc_count"]) for b in aggs.get(name, {}).get("buckets", [])]
               for name in FACETS}
@@ -112,10 +132,11 @@ def parse_response(resp: dict[str, Any]) -> SearchResult:
               for b in aggs.get("published_month", {}).get("buckets", [])]
     undated = aggs.get("undated", {}).get("doc_count", 0)
     facets["published_month"] = months + ([("undated", undated)] if undated else [])
-    return SearchResult(resp["hits"]["total"]["value"], hits, facets, resp.get("took", 0))
+    stories = aggs.get("stories", {}).get("value", 0)
+    return SearchResult(resp["hits"]["total"]["value"], stories, hits, facets, resp.get("took", 0))
 
 
 def search(es: Elasticsearch, index: str, text: str, filters: Filters | None = None,
-           size: int = 10) -> SearchResult:
+           size: int = 10, collapse: bool = False) -> SearchResult:
     """Run a search against `index` (normally the read alias)."""
-    return parse_response(es.search(index=index, **build_query(text, filters, size)).body)
+    return parse_response(es.search(index=index, **build_query(text, filters, size, collapse)).body)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 
 from tasks.models import Article
+
+LOGGER = logging.getLogger(__name__)
 
 # Whole lines that page furniture leaves in copied or extracted article text. Matched against
 # the full stripped line, case-insensitively, so a sentence that merely mentions them survives.
@@ -18,7 +21,7 @@ CRUFT_LINES = [
     r"(read more|read next|related( stories| articles)?|most read)\W*",
     r"(sign up|subscribe) (to|for) (our|the) .*newsletter.*",
     r"(we use cookies|this (site|website) uses cookies).*",
-    r"download (the|our) .* app.*",
+    r"download (the|our) (.* )?app\b.*",
     r"follow us on .*",
     # Agency auto-publish and syndication disclaimers.
     r"disclaimer:? this (post|story|article|report|news) (has been|is|was) auto[- ]?"
@@ -32,6 +35,12 @@ _CRUFT_RE = re.compile("|".join(f"(?:{p})" for p in CRUFT_LINES), re.IGNORECASE)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
 _SPACES_RE = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
+# A bare byline left in the body: "By Jacob Paul", "By IANS".
+_BARE_BYLINE_RE = re.compile(r"(?:by|par|von|por)\s+(?:[A-Z][\w.'’-]*\s*){1,4}", re.IGNORECASE)
+# Sentence end glued to the next sentence: `peace."Ending`, `strength"."We`, `end.Next`.
+_GLUED_RE = re.compile(r"(?<=[a-z0-9)\"”][.!?])(?P<quote>[\"”“]?)(?=[\"“]?[A-Z][a-z])")
+
+MAX_BODY_CHARS = 200_000  # far above any article; keeps highlighting and bulk requests bounded
 
 
 def is_cruft_line(line: str) -> bool:
@@ -67,10 +76,66 @@ def drop_cruft(paragraphs: list[str]) -> list[str]:
     return [p for p in paragraphs if p and not is_cruft_line(p)]
 
 
+def is_bare_byline(line: str) -> bool:
+    """`By Jacob Paul` alone on a line: a repeated byline, not article text."""
+    return len(line) <= 60 and bool(_BARE_BYLINE_RE.fullmatch(line.strip()))
+
+
+def _split_glued(paragraph: str) -> list[str]:
+    """Split sentences that lost the newline between them, keeping quotes with their side.
+
+    A straight quote after the full stop closes a quotation when the quotes before it are
+    unbalanced, and opens the next paragraph's quotation otherwise.
+    """
+    parts: list[str] = []
+    start = 0
+    for m in _GLUED_RE.finditer(paragraph):
+        quote = m["quote"]
+        cut = m.end()
+        if quote == "“" or (quote == '"' and paragraph[start:m.start()].count('"') % 2 == 0):
+            cut = m.start()  # the quote opens the next sentence
+        parts.append(paragraph[start:cut])
+        start = cut
+    parts.append(paragraph[start:])
+    return [p.strip() for p in parts if p.strip()]
+
+
+def repair_paragraphs(paragraphs: list[str]) -> list[str]:
+    """Split glued sentences into paragraphs; re-attach a closing quote that opened a line."""
+    out: list[str] = []
+    for para in paragraphs:
+        if para[:1] == "”" and out:  # `...with us.` / `”The leader added` -> quote back up
+            out[-1] += "”"
+            para = para[1:].lstrip()
+        out.extend(_split_glued(para))
+    return out
+
+
+def cap_length(paragraphs: list[str], limit: int = MAX_BODY_CHARS) -> tuple[list[str], bool]:
+    """Paragraphs up to `limit` characters (cut at a paragraph, or a word for a giant one)."""
+    kept: list[str] = []
+    total = 0
+    for para in paragraphs:
+        if total + len(para) > limit:
+            room = limit - total
+            if room > 0 and not kept:
+                kept.append(para[:room].rsplit(" ", 1)[0])
+            return kept, True
+        kept.append(para)
+        total += len(para) + 2
+    return kept, False
+
+
 def clean_article(article: Article) -> Article:
     """Normalise the article's text fields in place and return it."""
     article.title = normalize_line(article.title)
-    paragraphs = drop_cruft(normalize_text(article.body).split("\n\n"))
+    title_key = text_key(article.title)
+    paragraphs = [p for p in normalize_text(article.body).replace("\n\n", "\n").split("\n")
+                  if p and not is_cruft_line(p) and not is_bare_byline(p)
+                  and not is_title_repeat(p, title_key)]
+    paragraphs, truncated = cap_length(repair_paragraphs(paragraphs))
+    if truncated:
+        LOGGER.warning("%s: body cut to %d characters", article.origin or article.id, MAX_BODY_CHARS)
     article.body = "\n\n".join(paragraphs)
     if article.lead:
         article.lead = normalize_line(article.lead)

@@ -26,6 +26,11 @@ def test_ingest_flow_twice_leaves_exactly_two_documents(flow_env, es):
     second = ingest_files(paths=[str(EXAMPLES)])
     assert (second.created, second.updated, second.unchanged) == (0, 0, 2)
     assert es.count(index=flow_env.read_alias)["count"] == 2
+    # Two different calls between the same leaders: two stories, not one.
+    docs = es.search(index=flow_env.read_alias, _source=["cluster_id", "duplicate_of"])["hits"]["hits"]
+    assert len({d["_source"]["cluster_id"] for d in docs}) == 2
+    assert not any(d["_source"].get("duplicate_of") for d in docs)
+    assert first.near_duplicates == second.near_duplicates == 0
 
 
 def test_ingest_flow_reports_bad_inputs_and_indexes_the_rest(flow_env, es):
