@@ -19,6 +19,10 @@ CRUFT_LINES = [
     r"(advertisement|advert|sponsored( content)?|story continues below( advertisement)?)",
     r"(share|share this (article|story)|copy link|print)",
     r"(read more|read next|related( stories| articles)?|most read)\W*",
+    # Link lines to other stories: "Read more: ...", "Related: ...", "Lire aussi : ...".
+    r"\[?(read more|read next|read also|also read|related( story| stories| articles?)?|see also|"
+    r"lire aussi|à lire aussi|leer más|lea también|lesen sie auch|mehr zum thema|"
+    r"читайте также|اقرأ أيضا)\s*:.*",
     r"(sign up|subscribe) (to|for) (our|the) .*newsletter.*",
     r"(we use cookies|this (site|website) uses cookies).*",
     r"download (the|our) (.* )?app\b.*",
