@@ -19,6 +19,7 @@ from ceasefire.elastic import NoElasticsearch, connect
 from ceasefire.index_setup import SetupError, setup_indices
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
 from ceasefire.settings import Settings
+from tasks.sources import SourcesError, load_sources
 
 LOGGER = logging.getLogger(__name__)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -76,6 +77,28 @@ def _print_report(report, as_json: bool) -> None:
     console.print(table)
     for example in report.skip_examples:
         console.print(f"[yellow]skipped[/] {example}")
+
+
+def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from flows.ingest import ingest_sources  # Prefect is slow to import: only when needed
+
+    report = ingest_sources(sources_file=str(args.sources), only=args.only or None,
+                            batch_size=args.batch_size)
+    _print_report(report, args.json)
+    return 0 if report.dead_lettered == 0 else 1
+
+
+def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
+    sources = load_sources(args.sources)
+    table = Table(title=f"{args.sources}: {len(sources)} sources")
+    for column in ("name", "kind", "where", "outlet", "lang", "enabled", "interval s", "max items"):
+        table.add_column(column)
+    for s in sources:
+        table.add_row(s.name, s.kind, s.url or s.path or f"{len(s.urls)} URLs", s.outlet or "",
+                      s.language or "", "yes" if s.enabled else "no", f"{s.min_interval:g}",
+                      str(s.max_items))
+    console.print(table)
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
@@ -159,6 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--json", action="store_true", help="summary as JSON")
     ingest.set_defaults(func=_cmd_ingest)
 
+    run = sub.add_parser("run", help="ingest everything new from the source list (what the "
+                                     "hourly deployment runs)")
+    run.add_argument("--sources", type=Path, default=Path("sources.yaml"))
+    run.add_argument("--only", action="append", help="only this source (repeatable)")
+    run.add_argument("--batch-size", type=int, default=500)
+    run.add_argument("--json", action="store_true", help="summary as JSON")
+    run.set_defaults(func=_cmd_run)
+
+    src = sub.add_parser("sources", help="validate and list the source list")
+    src.add_argument("action", choices=["check"])
+    src.add_argument("--sources", type=Path, default=Path("sources.yaml"))
+    src.set_defaults(func=_cmd_sources)
+
     s = sub.add_parser("search", help="full-text search with highlights and facets")
     s.add_argument("query")
     s.add_argument("--size", type=int, default=10)
@@ -189,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return args.func(args, settings)
-    except (local_es.LocalESError, NoElasticsearch, SetupError) as exc:
+    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError) as exc:
         err.print(f"[red]error:[/] {exc}")
         return 2
 

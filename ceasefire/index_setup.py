@@ -54,9 +54,10 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
     body = index_mappings.articles_template(stemming)
     es.indices.put_index_template(name=f"{settings.index_prefix}-articles",
                                   index_patterns=[f"{settings.index_prefix}-articles-v*"], **body)
-    deadletter = index_mappings.load("deadletter")
-    es.indices.put_index_template(name=settings.deadletter_index,
-                                  index_patterns=[settings.deadletter_index], **deadletter)
+    for name, index_name in (("deadletter", settings.deadletter_index),
+                             ("state", settings.state_index)):
+        es.indices.put_index_template(name=index_name, index_patterns=[index_name],
+                                      **index_mappings.load(name))
 
     readers = _alias_targets(es, settings.read_alias)
     writers = _alias_targets(es, settings.write_alias)
@@ -84,9 +85,10 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
     if actions:
         es.indices.update_aliases(actions=actions)
         result.changes += [f"alias {a['add']['alias']} -> {index}" for a in actions]
-    if not es.indices.exists(index=settings.deadletter_index):
-        es.options(ignore_status=400).indices.create(index=settings.deadletter_index)
-        result.changes.append(f"created index {settings.deadletter_index}")
+    for extra in (settings.deadletter_index, settings.state_index):
+        if not es.indices.exists(index=extra):
+            es.options(ignore_status=400).indices.create(index=extra)  # 400: created concurrently
+            result.changes.append(f"created index {extra}")
     es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
     return result
 
@@ -94,11 +96,13 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
 def delete_all(es: Elasticsearch, settings: Settings) -> list[str]:
     """Remove every index and template under the prefix (tests and `ceasefire reset`)."""
     removed = []
-    for pattern in (f"{settings.index_prefix}-articles-v*", settings.deadletter_index):
+    for pattern in (f"{settings.index_prefix}-articles-v*", settings.deadletter_index,
+                    settings.state_index):
         for name in es.indices.get(index=pattern, expand_wildcards="all",
                                    ignore_unavailable=True, allow_no_indices=True):
             es.indices.delete(index=name)
             removed.append(name)
-    for name in (f"{settings.index_prefix}-articles", settings.deadletter_index):
+    for name in (f"{settings.index_prefix}-articles", settings.deadletter_index,
+                 settings.state_index):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
     return removed

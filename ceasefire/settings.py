@@ -69,6 +69,11 @@ class Settings:
         return f"{self.index_prefix}-articles-write"
 
     @property
+    def state_index(self) -> str:
+        """Index holding crawl state shared by workers (feed validators, seen URLs, robots)."""
+        return f"{self.index_prefix}-state"
+
+    @property
     def deadletter_index(self) -> str:
         """Index holding documents Elasticsearch rejected, with the reason."""
         return f"{self.index_prefix}-deadletter"

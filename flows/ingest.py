@@ -1,8 +1,11 @@
-"""Ingest flow: local files -> extract -> clean -> identity -> near-dup clusters -> bulk index."""
+"""Ingest flows: sources (feeds, sitemaps, URL lists, folders) or files -> extract -> clean ->
+identity -> near-duplicate clusters -> bulk index, with a run summary."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -13,11 +16,25 @@ from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
 from tasks.clean import clean_article
 from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
+from tasks.discover import Link, dedupe_links
+from tasks.fetch import PoliteFetcher
 from tasks.identity import assign_identity, drop_batch_duplicates
-from tasks.index import IndexReport, index_articles, write_dead_letters
+from tasks.index import IndexReport, Rejection, index_articles, write_dead_letters
 from tasks.models import Article, Skip
 from tasks.read_files import discover_files, read_file
 from tasks.report import RunReport
+from tasks.sources import Source, load_sources
+from tasks.state import (
+    UrlState,
+    already_indexed,
+    load_feed_states,
+    load_robots,
+    load_url_states,
+    record_outcomes,
+    save_feed_states,
+    save_robots,
+)
+from tasks.web import Discovery, discover, fetch_articles, fetch_settings_for
 
 
 def prepare_articles(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
@@ -74,28 +91,24 @@ def index_batch(articles: list[Article], relabel: dict[str, str], settings: Sett
     return result
 
 
-@flow(name="ingest-files")
-def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
-    """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-    started = time.monotonic()
-    logger = get_run_logger()
-    settings = Settings.from_env()
-    if setup:
-        ensure_indices(settings)
-    report = RunReport()
-    articles, skips = read_inputs(paths)
-    report.inputs = len(articles) + len(skips)
-    report.add_skips(skips)
-    ready, skips = prepare(articles)
-    report.add_skips(skips)
+def _index_all(ready: list[Article], settings: Settings, batch_size: int,
+               report: RunReport) -> list[Rejection]:
+    """Cluster and index prepared articles batch by batch; return what was dead-lettered."""
+    rejected: list[Rejection] = []
     for start in range(0, len(ready), batch_size):
         batch = ready[start:start + batch_size]
         clusters = cluster_batch(batch, settings)
         report.near_duplicates += clusters.near_duplicates
         report.clusters_relabelled += len(clusters.plan.relabel)
-        report.add_index(index_batch(batch, clusters.plan.relabel, settings))
+        result = index_batch(batch, clusters.plan.relabel, settings)
+        report.add_index(result)
+        rejected += result.rejections
+    return rejected
+
+
+def _finish(report: RunReport, started: float) -> RunReport:
+    """Check the accounting, publish the summary artifact, log it."""
+    logger = get_run_logger()
     report.duration_s = time.monotonic() - started
     for example in report.skip_examples:
         logger.warning("skipped %s", example)
@@ -105,3 +118,129 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
                              description="ceasefire-etl ingest run summary")
     logger.info("ingest summary: %s", report.to_dict())
     return report
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+
+
+@flow(name="ingest-files")
+def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
+    """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
+    _check_batch_size(batch_size)
+    started = time.monotonic()
+    settings = Settings.from_env()
+    if setup:
+        ensure_indices(settings)
+    report = RunReport()
+    articles, skips = read_inputs(paths)
+    report.inputs = len(articles) + len(skips)
+    report.add_skips(skips)
+    ready, skips = prepare(articles)
+    report.add_skips(skips)
+    _index_all(ready, settings, batch_size, report)
+    return _finish(report, started)
+
+
+# --- web sources -------------------------------------------------------------------------------
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, retry_jitter_factor=0.5)
+def discover_links(sources: list[Source], settings: Settings) -> tuple[Discovery, int]:
+    """Fetch feeds and sitemaps (conditionally) and list their article links."""
+    es = connect(settings)
+    states = load_feed_states(es, settings.state_index)
+    robots = load_robots(es, settings.state_index)
+
+    async def run() -> tuple[Discovery, int]:
+        async with PoliteFetcher(fetch_settings_for(sources), robots_store=robots) as fetcher:
+            found = await discover(fetcher, sources, states)
+            return found, fetcher.requests_sent
+
+    found, requests = asyncio.run(run())
+    save_feed_states(es, settings.state_index, found.feed_states)
+    save_robots(es, settings.state_index, robots)
+    return found, requests
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
+def select_new_links(links: list[Link], settings: Settings) -> tuple[list[Link], dict[str, UrlState]]:
+    """Drop links already indexed or already tried (unless a transient failure is due again)."""
+    es = connect(settings)
+    links = dedupe_links(links)
+    urls = [link.url for link in links]
+    indexed = already_indexed(es, settings.read_alias, urls)
+    states = load_url_states(es, settings.state_index, [u for u in urls if u not in indexed])
+    now = datetime.now(UTC)
+    new = [link for link in links if link.url not in indexed
+           and (link.url not in states or states[link.url].due(now))]
+    return new, states
+
+
+@task(cache_policy=NO_CACHE)
+def fetch_pages(links: list[Link], sources: list[Source],
+                settings: Settings) -> tuple[list[Article], list[Skip], int, int]:
+    """Download and extract article pages: (articles, skips, pages downloaded, requests)."""
+    es = connect(settings)
+    robots = load_robots(es, settings.state_index)
+
+    async def run() -> tuple[list[Article | Skip], int, int]:
+        async with PoliteFetcher(fetch_settings_for(sources), robots_store=robots) as fetcher:
+            items, downloaded = await fetch_articles(fetcher, links)
+            return items, downloaded, fetcher.requests_sent
+
+    items, downloaded, requests = asyncio.run(run())
+    save_robots(es, settings.state_index, robots)
+    articles = [i for i in items if isinstance(i, Article)]
+    return articles, [i for i in items if isinstance(i, Skip)], downloaded, requests
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
+def remember_outcomes(outcomes: dict[str, str], previous: dict[str, UrlState],
+                      settings: Settings) -> None:
+    """Store what happened to every URL tried, for the next runs."""
+    record_outcomes(connect(settings), settings.state_index, outcomes, previous)
+
+
+def _outcomes(articles: list[Article], skips: list[Skip], rejected: list[Rejection]) -> dict[str, str]:
+    dead = {r.article_id for r in rejected}
+    out = {s.origin: s.reason for s in skips}
+    out.update({a.url: "dead-lettered" if a.id in dead else "indexed" for a in articles if a.url})
+    return out
+
+
+@flow(name="ingest-sources")
+def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = None,
+                   batch_size: int = 500, setup: bool = True) -> RunReport:
+    """Ingest everything new from the source list: feeds, sitemaps, URL lists, directories."""
+    _check_batch_size(batch_size)
+    started = time.monotonic()
+    settings = Settings.from_env()
+    sources = [s for s in load_sources(sources_file) if s.enabled and (not only or s.name in only)]
+    if only and (missing := set(only) - {s.name for s in sources}):
+        raise ValueError(f"no enabled source named {', '.join(sorted(missing))} in {sources_file}")
+    if setup:
+        ensure_indices(settings)
+    report = RunReport()
+    web = [s for s in sources if s.kind != "directory"]
+    found, requests = discover_links(web, settings) if web else (Discovery(), 0)
+    report.discovered = len(found.links)
+    report.feeds_not_modified = found.not_modified
+    report.add_listing_skips(found.skips)
+    new, previous = select_new_links(found.links, settings)
+    report.seen_before = len(dedupe_links(found.links)) - len(new)
+    articles, skips, report.fetched, page_requests = fetch_pages(new, web, settings)
+    report.http_requests = requests + page_requests
+    folders = [s.path for s in sources if s.kind == "directory" and s.path]
+    if folders:
+        file_articles, file_skips = read_inputs(folders)
+        articles, skips = articles + file_articles, skips + file_skips
+    report.inputs = len(articles) + len(skips)
+    report.add_skips(skips)
+    ready, dropped = prepare(articles)
+    report.add_skips(dropped)
+    rejected = _index_all(ready, settings, batch_size, report)
+    remember_outcomes(_outcomes([a for a in ready if a.url], skips + dropped, rejected), previous,
+                      settings)
+    return _finish(report, started)

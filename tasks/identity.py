@@ -7,6 +7,8 @@ import re
 import unicodedata
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import courlan
+
 from tasks.models import Article, Skip
 
 # Query parameters that only track the click, never select the content.
@@ -17,16 +19,27 @@ TRACKING_PARAMS = re.compile(
 )
 
 
+# AMP variants that name the same article as the canonical page.
+_AMP_PATH_RE = re.compile(r"/amp/?$|\.amp(?=$|\.html?$)", re.IGNORECASE)
+_AMP_PARAMS = {("amp", ""), ("amp", "1"), ("outputtype", "amp"), ("output", "amp")}
+
+
 def canonical_url(url: str) -> str:
-    """Lower-case scheme and host, no default port, fragment or tracking parameters."""
-    parts = urlsplit(url.strip())
+    """The URL that names an article: normalised by courlan (case, default port, encoding,
+    query order), without fragment, tracking parameters or AMP variant."""
+    try:
+        normalized = courlan.normalize_url(url.strip())
+    except ValueError:
+        normalized = url.strip()
+    parts = urlsplit(normalized)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
     if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)):
         host = f"{host}:{parts.port}"
-    query = urlencode(sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-                             if not TRACKING_PARAMS.match(k)))
-    return urlunsplit((scheme, host, parts.path or "/", query, ""))
+    params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+              if not TRACKING_PARAMS.match(k) and (k.lower(), v.lower()) not in _AMP_PARAMS]
+    path = _AMP_PATH_RE.sub("", parts.path) or "/"
+    return urlunsplit((scheme, host, path, urlencode(sorted(params)), ""))
 
 
 def normalized_for_hash(text: str) -> str:
@@ -44,6 +57,11 @@ def content_hash(body: str) -> str:
     return _sha(normalized_for_hash(body))
 
 
+def url_id(canonical: str) -> str:
+    """The article `_id` for a canonical URL."""
+    return "u" + _sha(canonical)[:32]
+
+
 def assign_identity(article: Article) -> Article:
     """Fill canonical URL, content hash and `id` (from the URL, else from the content)."""
     if article.url:
@@ -51,7 +69,7 @@ def assign_identity(article: Article) -> Article:
         article.source_domain = article.source_domain or urlsplit(article.canonical_url).hostname
     article.content_hash = content_hash(article.body)
     if article.canonical_url:
-        article.id = "u" + _sha(article.canonical_url)[:32]
+        article.id = url_id(article.canonical_url)
     else:
         article.id = "c" + _sha(normalized_for_hash(article.title) + "\n" + article.content_hash)[:32]
     return article

@@ -15,6 +15,12 @@ MAX_LISTED_SKIPS = 50
 class RunReport:
     """Counts for one run; `balanced` checks that nothing went missing."""
 
+    discovered: int = 0  # article links listed by feeds, sitemaps and URL lists
+    seen_before: int = 0  # of those, already indexed or already tried
+    feeds_not_modified: int = 0  # feeds and sitemaps answered 304
+    http_requests: int = 0  # every request sent, robots.txt included
+    fetched: int = 0  # pages downloaded
+    listing_failures: Counter[str] = field(default_factory=Counter)  # feeds/sitemaps that failed
     inputs: int = 0  # articles and skips produced from the sources
     created: int = 0
     updated: int = 0
@@ -41,6 +47,13 @@ class RunReport:
             if len(self.skip_examples) < MAX_LISTED_SKIPS:
                 self.skip_examples.append(str(skip))
 
+    def add_listing_skips(self, skips: list[Skip]) -> None:
+        """Feeds and sitemaps that failed: reported, but not article inputs."""
+        for skip in skips:
+            self.listing_failures[skip.reason] += 1
+            if len(self.skip_examples) < MAX_LISTED_SKIPS:
+                self.skip_examples.append(str(skip))
+
     def add_index(self, result: IndexReport) -> None:
         self.created += result.created
         self.updated += result.updated
@@ -49,7 +62,13 @@ class RunReport:
 
     def rows(self) -> list[tuple[str, int | str]]:
         """(label, value) rows for tables and artifacts."""
-        rows: list[tuple[str, int | str]] = [
+        rows: list[tuple[str, int | str]] = []
+        if self.discovered or self.http_requests:
+            rows += [("discovered links", self.discovered), ("seen before", self.seen_before),
+                     ("feeds not modified (304)", self.feeds_not_modified),
+                     ("pages fetched", self.fetched), ("http requests", self.http_requests)]
+            rows += [(f"feed failed: {r}", n) for r, n in sorted(self.listing_failures.items())]
+        rows += [
             ("inputs", self.inputs), ("indexed: new", self.created),
             ("indexed: updated", self.updated), ("indexed: unchanged", self.unchanged),
             ("dead-lettered", self.dead_lettered),
@@ -67,7 +86,10 @@ class RunReport:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
-        return {"inputs": self.inputs, "created": self.created, "updated": self.updated,
+        return {"discovered": self.discovered, "seen_before": self.seen_before,
+                "feeds_not_modified": self.feeds_not_modified, "http_requests": self.http_requests,
+                "fetched": self.fetched, "listing_failures": dict(self.listing_failures),
+                "inputs": self.inputs, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "indexed": self.indexed,
                 "dead_lettered": self.dead_lettered, "near_duplicates": self.near_duplicates,
                 "clusters_relabelled": self.clusters_relabelled, "skipped": dict(self.skipped),

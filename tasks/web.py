@@ -1,0 +1,149 @@
+"""Web sources: fetch feeds and sitemaps (conditionally), then article pages, politely.
+
+The fetcher (tasks.fetch.PoliteFetcher) does politeness, robots.txt, retries, caps and the
+SSRF guard; this module decides what to fetch and turns responses into Links and Articles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from tasks.discover import Link, Listing, parse_feed, parse_sitemap, parse_url_list
+from tasks.extract import ExtractionError, extract_html
+from tasks.fetch import FetchResult, FetchSettings, PoliteFetcher
+from tasks.models import Article, Skip
+from tasks.sources import Source
+from tasks.state import FeedState
+
+LOGGER = logging.getLogger(__name__)
+
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml",
+              "application/xml", "text/xml", "application/x-rss+xml", "text/plain",
+              "application/octet-stream", "application/x-gzip", "application/gzip")
+PAGE_TYPES = ("text/html", "application/xhtml+xml")
+MAX_CHILD_SITEMAPS = 50
+MAX_SITEMAP_DEPTH = 2
+DATE_SKEW = timedelta(days=1)  # clocks and time zones: a little "future" is tolerated
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+PAGE_CONCURRENCY = 32  # pages in flight across all hosts (per host: the fetcher's limit)
+
+
+@dataclass(slots=True)
+class Discovery:
+    """Links found in one run, new feed validators, and listings that failed."""
+
+    links: list[Link] = field(default_factory=list)
+    feed_states: list[FeedState] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    not_modified: int = 0
+
+
+def fetch_settings_for(sources: Iterable[Source]) -> FetchSettings:
+    """Fetch settings from the environment, with each source's `min_interval` for its host."""
+    intervals: dict[str, float] = {}
+    for source in sources:
+        host = urlsplit(source.url).hostname if source.url else None
+        if host:  # several sources on one host: the most cautious interval wins
+            intervals[host.lower()] = max(source.min_interval, intervals.get(host.lower(), 0.0))
+    return FetchSettings.from_env(host_intervals=intervals)
+
+
+def sane_published(extracted: datetime | None, listed: datetime | None,
+                   now: datetime) -> datetime | None:
+    """The page's date unless impossible (future beyond skew, or absurdly old); else the feed's."""
+    for candidate in (extracted, listed):
+        if candidate is not None and EARLIEST_DATE <= candidate <= now + DATE_SKEW:
+            return candidate
+    return None
+
+
+async def _listing(fetcher: PoliteFetcher, source: Source, url: str,
+                   states: dict[str, FeedState], found: Discovery, depth: int = 0) -> None:
+    old = states.get(url, FeedState(url))
+    result = await fetcher.fetch(url, etag=old.etag, last_modified=old.last_modified,
+                                 accept=FEED_TYPES)
+    if result.not_modified:
+        found.not_modified += 1
+        found.feed_states.append(old)
+        return
+    if not result.ok:
+        found.skips.append(Skip(url, f"{source.kind}-{result.reason}", result.detail))
+        return
+    parse = parse_feed if source.kind == "feed" else parse_sitemap
+    listing: Listing = parse(result.body or b"", result.final_url, source.name, source.outlet,
+                             source.language)
+    found.feed_states.append(FeedState(url, result.etag, result.last_modified, result.status,
+                                       len(listing.links)))
+    if listing.error and not listing.children:
+        found.skips.append(Skip(url, listing.error, listing.detail))
+    found.links += listing.links[: source.max_items]
+    if listing.children and depth < MAX_SITEMAP_DEPTH:
+        for child in listing.children[:MAX_CHILD_SITEMAPS]:
+            await _listing(fetcher, source, child, states, found, depth + 1)
+
+
+async def discover(fetcher: PoliteFetcher, sources: Iterable[Source],
+                   states: dict[str, FeedState]) -> Discovery:
+    """Links from every feed, sitemap and URL list, fetched concurrently across hosts."""
+    found = Discovery()
+    jobs = []
+    for source in sources:
+        if source.kind in ("feed", "sitemap"):
+            jobs.append(_listing(fetcher, source, source.url or "", states, found))
+        elif source.kind == "urls":
+            text = "\n".join(source.urls)
+            if source.path:
+                try:
+                    text += "\n" + Path(source.path).read_text(encoding="utf-8")
+                except OSError as exc:
+                    found.skips.append(Skip(source.path, "url-list-unreadable", str(exc)))
+            found.links += parse_url_list(text, source.name, source.outlet,
+                                          source.language).links[: source.max_items]
+    await asyncio.gather(*jobs)
+    return found
+
+
+def _article(result: FetchResult, link: Link, now: datetime) -> Article | Skip:
+    """Extract one fetched page; listing metadata fills what the page lacks."""
+    try:
+        article = extract_html(result.body or b"", url=result.final_url)
+    except ExtractionError as exc:
+        return Skip(link.url, exc.reason, exc.detail)
+    article.url = link.url  # the canonical URL we decided to fetch names the article
+    article.published_at = sane_published(article.published_at, link.published_at, now)
+    # The source list names the outlet more reliably than page metadata does.
+    article.source = link.outlet or article.source
+    article.feed = link.listing
+    article.origin = result.final_url
+    article.fetched_at = now
+    return article
+
+
+async def fetch_articles(fetcher: PoliteFetcher, links: list[Link],
+                         now: datetime | None = None) -> tuple[list[Article | Skip], int]:
+    """Fetch and extract every link; failures become Skips with a named reason.
+
+    Returns the articles and skips, and how many pages were downloaded.
+    """
+    now = now or datetime.now(UTC)
+    gate = asyncio.Semaphore(PAGE_CONCURRENCY)
+    downloaded = 0
+
+    async def one(link: Link) -> Article | Skip:
+        nonlocal downloaded
+        async with gate:
+            result = await fetcher.fetch(link.url, accept=PAGE_TYPES)
+        if not result.ok:
+            return Skip(link.url, result.reason or "fetch-failed", result.detail)
+        downloaded += 1
+        # Extraction is CPU work: keep the event loop free for the other downloads.
+        return await asyncio.to_thread(_article, result, link, now)
+
+    items = list(await asyncio.gather(*(one(link) for link in links)))
+    return items, downloaded
