@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -70,12 +71,33 @@ def _json_ld_dates(node: Any) -> Iterator[str]:
             yield from _json_ld_dates(item)
 
 
-def published_from_metadata(html: str | bytes) -> datetime | None:
-    """The first full, zoned publication timestamp in meta tags or JSON-LD, if any."""
+@dataclass(frozen=True, slots=True)
+class PageMeta:
+    """What the page's markup declares about itself."""
+
+    published: datetime | None = None  # first full, zoned timestamp in meta tags or JSON-LD
+    language: str | None = None  # ISO 639-1 from <html lang>, Content-Language or og:locale
+
+
+def _declared_language(tree: lxml.html.HtmlElement) -> str | None:
+    candidates = [tree.get("lang"), tree.get("{http://www.w3.org/XML/1998/namespace}lang")]
+    for meta in tree.iter("meta"):
+        key = (meta.get("http-equiv") or meta.get("property") or meta.get("name") or "").lower()
+        if key in ("content-language", "og:locale", "language", "dc.language"):
+            candidates.append(meta.get("content"))
+    for value in candidates:
+        code = (value or "").strip().replace("_", "-").split("-")[0].lower()
+        if len(code) == 2 and code.isalpha():
+            return code
+    return None
+
+
+def page_metadata(html: str | bytes) -> PageMeta:
+    """Publication time (with its offset: htmldate keeps only the day) and declared language."""
     try:
         tree = lxml.html.fromstring(html)
     except (etree.ParserError, ValueError):
-        return None
+        return PageMeta()
     candidates = [m.get("content", "") for m in tree.iter("meta")
                   if (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
                   in PUBLISHED_META]
@@ -83,11 +105,18 @@ def published_from_metadata(html: str | bytes) -> datetime | None:
         with contextlib.suppress(ValueError):
             candidates += list(_json_ld_dates(json.loads(script.text_content())))
     candidates += tree.xpath("//time/@datetime")
+    published = None
     for value in candidates:
         found = [d for d in find_iso_datetimes(value) if d.tzinfo]
         if found:
-            return found[0]
-    return None
+            published = found[0]
+            break
+    return PageMeta(published, _declared_language(tree))
+
+
+def published_from_metadata(html: str | bytes) -> datetime | None:
+    """The first full, zoned publication timestamp in meta tags or JSON-LD, if any."""
+    return page_metadata(html).published
 
 
 # Photo galleries come through as body text otherwise ("Business news in pictures", 50 slides).
@@ -139,6 +168,7 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
     dateline, paragraphs[0] = split_dateline(paragraphs[0])
     page_url = url or doc.url
     host = urlsplit(page_url).hostname if page_url else doc.hostname
+    meta = page_metadata(html)
     return Article(
         title=doc.title,
         body="\n\n".join(paragraphs),
@@ -146,7 +176,8 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
         source=doc.sitename or None,
         source_domain=host.removeprefix("www.") if host else None,
         authors=_split_authors(doc.author),
-        published_at=published_from_metadata(html) or _parse_date(doc.date),
+        published_at=meta.published or _parse_date(doc.date),
+        language_hint=meta.language,
         dateline=dateline,
         lead=paragraphs[0],
         origin=page_url,

@@ -40,6 +40,7 @@ class Article:
     published_at: datetime | None = None  # always timezone-aware when set
     dateline: str | None = None
     lead: str | None = None
+    language_hint: str | None = None  # declared by the page or the source list (ISO 639-1)
     # enrichment
     language: str | None = None
     language_confidence: float | None = None

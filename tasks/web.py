@@ -119,6 +119,7 @@ def _article(result: FetchResult, link: Link, now: datetime) -> Article | Skip:
     article.published_at = sane_published(article.published_at, link.published_at, now)
     # The source list names the outlet more reliably than page metadata does.
     article.source = link.outlet or article.source
+    article.language_hint = article.language_hint or link.language
     article.feed = link.listing
     article.origin = result.final_url
     article.fetched_at = now

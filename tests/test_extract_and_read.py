@@ -26,6 +26,7 @@ def test_extract_html_news_page():
     assert article.dateline == "RIYADH (World News Desk)"
     assert article.body.startswith("Ukrainian and American delegations met in the Saudi capital")
     assert article.extractor.startswith("trafilatura-")
+    assert article.language_hint == "en"  # <html lang="en">
     for furniture in ("cookies", "Related stories", "newsletter", "All rights reserved", "Business"):
         assert furniture not in article.body
 
@@ -112,3 +113,15 @@ def test_decode_text_prefers_utf8_and_falls_back():
     assert decode_text("Zelensky’s".encode()) == "Zelensky’s"
     assert decode_text("\ufeffBOM".encode()) == "BOM"
     assert decode_text("Israël a déclaré".encode("latin-1")) == "Israël a déclaré"
+
+
+@pytest.mark.parametrize(("markup", "language"), [
+    ('<html lang="fr-FR"><head></head><body></body></html>', "fr"),
+    ('<html><head><meta property="og:locale" content="uk_UA"></head><body></body></html>', "uk"),
+    ('<html><head><meta http-equiv="Content-Language" content="ar"></head><body></body></html>', "ar"),
+    ("<html><head></head><body></body></html>", None),
+])
+def test_declared_language(markup, language):
+    from tasks.extract import page_metadata
+
+    assert page_metadata(markup).language == language

@@ -43,7 +43,7 @@ def _full_article() -> Article:
     return Article(
         title="T", body="B", id="x", url="u", canonical_url="u", source="s", source_domain="d",
         feed="f", origin="o", authors=["A"], published_at=datetime(2025, 1, 1, tzinfo=UTC),
-        dateline="Kyiv, Oct 13", lead="B", language="en", language_confidence=0.9,
+        dateline="Kyiv, Oct 13", lead="B", language_hint="en", language="en", language_confidence=0.9,
         entities=Entities(["P"], ["O"], ["L"], ["G"], ["E"]), countries=["UA"], topics=["t"],
         conflicts=["c"], relevance=0.5, content_hash="h", cluster_id="k", duplicate_of="y",
         extractor="e", fetched_at=datetime(2025, 1, 1, tzinfo=UTC))

@@ -140,3 +140,47 @@ def test_per_source_intervals_reach_the_fetcher():
                             "  - {name: b, kind: sitemap, url: 'https://news.example/sm.xml', min_interval: 5}\n"
                             "  - {name: c, kind: feed, url: 'https://other.example/rss'}\n")
     assert fetch_settings_for(sources).host_intervals == {"news.example": 5.0, "other.example": 1.0}
+
+
+def test_atom_feed_and_sitemap_index_over_loopback_http():
+    """discover() against a real server: an Atom feed, and a sitemap index whose children are a
+    plain and a gzipped news sitemap (conditional requests: tests/test_web_ingest.py)."""
+    import asyncio
+
+    from tasks.fetch import FetchSettings, PoliteFetcher
+    from tasks.web import discover
+    from tests.http_server import Server, page
+
+    news = (FEEDS / "news_sitemap.xml").read_bytes()
+    routes = {"/robots.txt": page("User-agent: *\nAllow: /\n", "text/plain"),
+              "/atom.xml": page((FEEDS / "atom.xml").read_bytes(), "application/atom+xml"),
+              "/news-1.xml": page(news, "application/xml"),
+              "/news-2.xml.gz": page(gzip.compress(news.replace(b"prisoner-exchange", b"truce-talks")),
+                                     "application/x-gzip")}
+    with Server(routes) as server:
+        routes["/index.xml"] = page(
+            '<?xml version="1.0"?><sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{server.url('/news-1.xml')}</loc></sitemap>"
+            f"<sitemap><loc>{server.url('/news-2.xml.gz')}</loc></sitemap></sitemapindex>",
+            "application/xml")
+        sources = parse_sources(
+            "sources:\n"
+            f"  - {{name: atom, kind: feed, url: '{server.url('/atom.xml')}', min_interval: 0}}\n"
+            f"  - {{name: index, kind: sitemap, url: '{server.url('/index.xml')}', min_interval: 0}}\n")
+        settings = FetchSettings.from_env({"CEASEFIRE_FETCH_ALLOW_NETWORKS": "127.0.0.1/32"},
+                                          min_interval=0.0)
+
+        async def run():
+            async with PoliteFetcher(settings) as fetcher:
+                return await discover(fetcher, sources, {})
+
+        first = asyncio.run(run())
+        assert not first.skips
+        by_source = {}
+        for link in first.links:
+            by_source.setdefault(link.source, []).append(link)
+        assert len(by_source["atom"]) == 2 and by_source["atom"][0].language == "fr"
+        assert len(dedupe_links(by_source["index"])) == 3  # two children, one URL shared
+        assert {s.url for s in first.feed_states} == {server.url(p) for p in (
+            "/atom.xml", "/index.xml", "/news-1.xml", "/news-2.xml.gz")}
+        assert server.log.count("/robots.txt") == 1
