@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
@@ -34,7 +35,7 @@ from tasks.state import (
     save_feed_states,
     save_robots,
 )
-from tasks.web import Discovery, discover, fetch_articles, fetch_settings_for
+from tasks.web import Discovery, discover, extraction_pool, fetch_articles, fetch_settings_for
 
 
 def prepare_articles(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
@@ -185,12 +186,13 @@ def fetch_pages(links: list[Link], sources: list[Source],
     es = connect(settings)
     robots = load_robots(es, settings.state_index)
 
-    async def run() -> tuple[list[Article | Skip], int, int]:
+    async def run(pool: Executor | None) -> tuple[list[Article | Skip], int, int]:
         async with PoliteFetcher(fetch_settings_for(sources), robots_store=robots) as fetcher:
-            items, downloaded = await fetch_articles(fetcher, links)
+            items, downloaded = await fetch_articles(fetcher, links, executor=pool)
             return items, downloaded, fetcher.requests_sent
 
-    items, downloaded, requests = asyncio.run(run())
+    with extraction_pool(len(links)) as pool:
+        items, downloaded, requests = asyncio.run(run(pool))
     save_robots(es, settings.state_index, robots)
     articles = [i for i in items if isinstance(i, Article)]
     return articles, [i for i in items if isinstance(i, Skip)], downloaded, requests

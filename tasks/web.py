@@ -7,8 +7,12 @@ SSRF guard; this module decides what to fetch and turns responses into Links and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +46,20 @@ class Discovery:
     feed_states: list[FeedState] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
     not_modified: int = 0
+
+
+POOL_MIN_PAGES = 16  # below this, starting worker processes costs more than it saves
+
+
+def extraction_pool(pages: int) -> contextlib.AbstractContextManager[Executor | None]:
+    """A process pool for extraction on every core, or no pool (a thread) for a few pages.
+
+    forkserver: forking a process that runs threads (Prefect's, the event loop) can deadlock.
+    """
+    cores = os.cpu_count() or 1
+    if pages < POOL_MIN_PAGES or cores < 2:
+        return contextlib.nullcontext(None)
+    return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("forkserver"))
 
 
 def fetch_settings_for(sources: Iterable[Source]) -> FetchSettings:
@@ -126,11 +144,12 @@ def _article(result: FetchResult, link: Link, now: datetime) -> Article | Skip:
     return article
 
 
-async def fetch_articles(fetcher: PoliteFetcher, links: list[Link],
-                         now: datetime | None = None) -> tuple[list[Article | Skip], int]:
+async def fetch_articles(fetcher: PoliteFetcher, links: list[Link], now: datetime | None = None,
+                         executor: Executor | None = None) -> tuple[list[Article | Skip], int]:
     """Fetch and extract every link; failures become Skips with a named reason.
 
-    Returns the articles and skips, and how many pages were downloaded.
+    Extraction runs in `executor` (a process pool uses every core) or a thread. Returns the
+    articles and skips, and how many pages were downloaded.
     """
     now = now or datetime.now(UTC)
     gate = asyncio.Semaphore(PAGE_CONCURRENCY)
@@ -144,7 +163,8 @@ async def fetch_articles(fetcher: PoliteFetcher, links: list[Link],
             return Skip(link.url, result.reason or "fetch-failed", result.detail)
         downloaded += 1
         # Extraction is CPU work: keep the event loop free for the other downloads.
-        return await asyncio.to_thread(_article, result, link, now)
+        return await asyncio.get_running_loop().run_in_executor(executor, _article, result,
+                                                                link, now)
 
     items = list(await asyncio.gather(*(one(link) for link in links)))
     return items, downloaded
