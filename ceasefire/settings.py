@@ -37,6 +37,8 @@ class Settings:
     local_es_version: str = ES_VERSION  # CEASEFIRE_ES_VERSION
     local_es_zip: str | None = None  # CEASEFIRE_ES_ZIP: a pre-downloaded distribution zip
     local_user: str = "ceasefire-es"  # CEASEFIRE_ES_USER: who runs the node when we are root
+    spacy_model: str | None = None  # CEASEFIRE_SPACY_MODEL: model name or directory
+    spacy_n_process: int = 1  # CEASEFIRE_SPACY_PROCESSES: nlp.pipe worker processes
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -56,6 +58,8 @@ class Settings:
             local_es_version=e.get("CEASEFIRE_ES_VERSION", ES_VERSION),
             local_es_zip=e.get("CEASEFIRE_ES_ZIP") or None,
             local_user=e.get("CEASEFIRE_ES_USER", "ceasefire-es"),
+            spacy_model=e.get("CEASEFIRE_SPACY_MODEL") or None,
+            spacy_n_process=int(e.get("CEASEFIRE_SPACY_PROCESSES", "1")),
         )
 
     @property

@@ -44,11 +44,13 @@ class Article:
     # enrichment
     language: str | None = None
     language_confidence: float | None = None
+    language_hint_mismatch: bool | None = None  # detected language differs from the declared one
     entities: Entities = field(default_factory=Entities)
     countries: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     relevance: float | None = None
+    enrichment_version: str | None = None  # model + alias table + taxonomy that produced the above
     # dedup
     content_hash: str = ""
     near_dup_bands: list[str] = field(default_factory=list)  # LSH band terms (tasks.near_dup)
