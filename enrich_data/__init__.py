@@ -1,0 +1,1 @@
+"""Reference data for enrichment: the actor alias table and the ceasefire taxonomy (YAML)."""
