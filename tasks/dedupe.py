@@ -70,6 +70,7 @@ def candidate_query(article: Article) -> dict[str, Any]:
     """Indexed articles sharing at least one band, most shared bands first."""
     return {
         "size": CANDIDATES_PER_ARTICLE,
+        "track_total_hits": False,  # only the best candidates matter, not how many there are
         "_source": SOURCE_FIELDS,
         "query": {"bool": {
             "should": [{"term": {"near_dup_bands": t}} for t in article.near_dup_bands],
