@@ -18,6 +18,7 @@ from ceasefire.settings import Settings
 from tasks.clean import clean_article
 from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
 from tasks.discover import Link, dedupe_links
+from tasks.enrich import DEFAULT_MODEL, default_enricher
 from tasks.fetch import PoliteFetcher
 from tasks.identity import assign_identity, drop_batch_duplicates
 from tasks.index import IndexReport, Rejection, index_articles, write_dead_letters
@@ -75,6 +76,13 @@ def ensure_indices(settings: Settings) -> str:
     return setup_indices(connect(settings), settings).index
 
 
+@task(cache_policy=NO_CACHE)
+def enrich_batch(articles: list[Article], settings: Settings) -> list[Article]:
+    """Language, canonical entities, topics, conflicts and relevance for one batch."""
+    return default_enricher(settings.spacy_model or DEFAULT_MODEL,
+                            settings.spacy_n_process).enrich(articles)
+
+
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
 def cluster_batch(articles: list[Article], settings: Settings) -> DedupeResult:
     """Assign near-duplicate clusters against everything indexed so far."""
@@ -97,7 +105,7 @@ def _index_all(ready: list[Article], settings: Settings, batch_size: int,
     """Cluster and index prepared articles batch by batch; return what was dead-lettered."""
     rejected: list[Rejection] = []
     for start in range(0, len(ready), batch_size):
-        batch = ready[start:start + batch_size]
+        batch = enrich_batch(ready[start:start + batch_size], settings)
         clusters = cluster_batch(batch, settings)
         report.near_duplicates += clusters.near_duplicates
         report.clusters_relabelled += len(clusters.plan.relabel)

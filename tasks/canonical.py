@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -44,16 +44,26 @@ class Actor:
     role: str | None = None
 
 
-def _strip_latin_marks(ch: str) -> str:
-    if ord(ch) >= 0x250:  # Cyrillic й/ї, Arabic: the marks are part of the letter
-        return ch
-    return "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+def _fold_table() -> dict[int, str]:
+    """Latin letters with diacritics -> base letters; combining marks and Arabic vowel marks
+    (harakat) -> nothing. Cyrillic й/ї are single code points and stay whole."""
+    table: dict[int, str] = {ord("’"): "'"}
+    for code in range(0xC0, 0x250):
+        base = "".join(c for c in unicodedata.normalize("NFKD", chr(code))
+                       if not unicodedata.combining(c))
+        if base != chr(code):
+            table[code] = base
+    for code in (*range(0x300, 0x370), *range(0x64B, 0x660), 0x670):
+        table[code] = ""
+    return table
+
+
+_FOLD = _fold_table()
 
 
 def fold(text: str) -> str:
     """Lower case, Latin diacritics and apostrophe variants removed: the key aliases match on."""
-    text = unicodedata.normalize("NFC", text.casefold().replace("’", "'"))
-    return "".join(_strip_latin_marks(ch) for ch in text)
+    return unicodedata.normalize("NFC", text.casefold()).translate(_FOLD)
 
 
 # Case endings of Russian and Ukrainian nouns and adjectives, longest first.
@@ -92,19 +102,25 @@ class AliasTable:
     version: str
     by_key: dict[tuple[str, ...], Actor]
     by_name: dict[str, Actor]
+    # Aliases matched with their exact capitals: "US", "UN", "WHO" are words once lower-cased.
+    by_exact: dict[tuple[str, ...], Actor] = field(default_factory=dict)
 
     def lookup(self, mention: str) -> Actor | None:
         """The actor a whole mention names, if any."""
-        return self.by_key.get(tuple(tokens(mention)))
+        return self.by_exact.get(tuple(_TOKEN_RE.findall(mention))) or \
+            self.by_key.get(tuple(tokens(mention)))
 
     def scan(self, text: str) -> Iterator[tuple[Actor, str]]:
         """Every alias occurrence in `text`, longest match first at each position."""
         words = _TOKEN_RE.findall(text)
-        keys = [_stem(fold(w)) for w in words]
+        keys = [_stem(w) for w in _TOKEN_RE.findall(fold(text))]
+        if len(keys) != len(words):  # folding changed the word boundaries: fold word by word
+            keys = [_stem(fold(w)) for w in words]
         i = 0
         while i < len(keys):
             for n in range(min(MAX_ALIAS_TOKENS, len(keys) - i), 0, -1):
-                actor = self.by_key.get(tuple(keys[i:i + n]))
+                actor = self.by_exact.get(tuple(words[i:i + n])) or \
+                    self.by_key.get(tuple(keys[i:i + n]))
                 if actor is not None:
                     yield actor, " ".join(words[i:i + n])
                     i += n
@@ -118,15 +134,21 @@ def load_alias_table(path: Path = DATA_DIR / "actors.yaml") -> AliasTable:
     """The alias table (cached per path)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     by_key: dict[tuple[str, ...], Actor] = {}
+    by_exact: dict[tuple[str, ...], Actor] = {}
     by_name: dict[str, Actor] = {}
     for entry in data["entries"]:
         actor = Actor(entry["name"], entry["kind"], entry.get("country"), entry.get("role"))
         by_name[actor.name] = actor
-        for alias in [entry["name"], *entry.get("aliases", [])]:
+        exact = entry.get("aliases_exact", []) or []
+        # A name like "WHO" is matched only as written: folded, it would be every "who".
+        names = [] if entry["name"] in exact else [entry["name"]]
+        for alias in [*names, *entry.get("aliases", [])]:
             key = tuple(tokens(alias))
             if key:
                 by_key.setdefault(key, actor)
-    return AliasTable(str(data.get("version", "0")), by_key, by_name)
+        for alias in exact:
+            by_exact.setdefault(tuple(_TOKEN_RE.findall(alias)), actor)
+    return AliasTable(str(data.get("version", "0")), by_key, by_name, by_exact)
 
 
 def clean_mention(text: str) -> str:

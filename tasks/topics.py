@@ -19,68 +19,74 @@ RELEVANCE_SCALE = 3.0  # weighted ceasefire-term hits at which relevance reaches
 
 
 @dataclass(slots=True)
-class PhraseSet:
-    """Phrases as token tuples; a trailing `*` makes the last token a prefix. Indexed by first
-    token (prefix phrases of one token: by their first two letters) so a scan is O(words)."""
+class PhraseIndex:
+    """Labelled phrases as token tuples, indexed by first token (one-word prefix phrases: by
+    their first two letters), so counting every label is one pass over the words. A trailing
+    `*` makes a phrase's last token a prefix."""
 
-    exact: dict[str, list[tuple[str, ...]]] = field(default_factory=dict)
-    prefixed: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    exact: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    prefixed: dict[str, list[tuple[tuple[str, ...], str, str]]] = field(default_factory=dict)
 
-    def add(self, phrase: str) -> None:
+    def add(self, phrase: str, label: str) -> None:
         wildcard = phrase.rstrip().endswith("*")
         toks = tokens(phrase.rstrip().rstrip("*"))
         if not toks:
             return
         if wildcard:
             head, stem = tuple(toks[:-1]), toks[-1]
-            self.prefixed.setdefault(head[0] if head else stem[:2], []).append((head, stem))
+            self.prefixed.setdefault(head[0] if head else stem[:2], []).append((head, stem, label))
         else:
-            self.exact.setdefault(toks[0], []).append(tuple(toks))
+            self.exact.setdefault(toks[0], []).append((tuple(toks), label))
 
-    def count(self, words: list[str]) -> int:
-        """Occurrences of any phrase in the token list."""
-        hits = 0
+    def count(self, words: list[str]) -> Counter[str]:
+        """Phrase occurrences per label."""
+        hits: Counter[str] = Counter()
         for i, word in enumerate(words):
-            for phrase in self.exact.get(word, ()):
+            for phrase, label in self.exact.get(word, ()):
                 if tuple(words[i:i + len(phrase)]) == phrase:
-                    hits += 1
-            for head, stem in self.prefixed.get(word, ()):  # multi-word: head starts here
+                    hits[label] += 1
+            for head, stem, label in self.prefixed.get(word, ()):  # multi-word: head starts here
                 n = len(head)
                 if i + n < len(words) and tuple(words[i:i + n]) == head \
                         and words[i + n].startswith(stem):
-                    hits += 1
-            for head, stem in self.prefixed.get(word[:2], ()):  # one word: a prefix
+                    hits[label] += 1
+            for head, stem, label in self.prefixed.get(word[:2], ()):  # one word: a prefix
                 if not head and word.startswith(stem):
-                    hits += 1
+                    hits[label] += 1
         return hits
+
+
+CEASEFIRE = "ceasefire"
 
 
 @dataclass(slots=True)
 class Taxonomy:
     version: str
-    ceasefire_terms: PhraseSet
-    topics: dict[str, PhraseSet]
-    conflicts: dict[str, PhraseSet]
+    phrases: PhraseIndex  # labels: "ceasefire", "topic:<name>", "conflict:<name>"
+    topics: list[str]
+    conflicts: list[str]
     conflict_evidence: dict[str, set[str]]  # canonical actor/place names pointing to a conflict
 
 
-def _phrases(by_language: dict[str, list[str]]) -> PhraseSet:
-    phrases = PhraseSet()
+def _add_all(index: PhraseIndex, by_language: dict[str, list[str]], label: str) -> None:
     for patterns in by_language.values():  # every language: misdetected or mixed-language text
         for pattern in patterns or []:
-            phrases.add(str(pattern))
-    return phrases
+            index.add(str(pattern), label)
 
 
 @cache
 def load_taxonomy(path: Path = DATA_DIR / "taxonomy.yaml") -> Taxonomy:
     """The taxonomy (cached per path)."""
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    index = PhraseIndex()
+    _add_all(index, data["ceasefire_terms"], CEASEFIRE)
+    for name, spec in data["topics"].items():
+        _add_all(index, spec["patterns"], f"topic:{name}")
+    for name, spec in data["conflicts"].items():
+        _add_all(index, spec["patterns"], f"conflict:{name}")
     return Taxonomy(
-        version=str(data["version"]),
-        ceasefire_terms=_phrases(data["ceasefire_terms"]),
-        topics={k: _phrases(v["patterns"]) for k, v in data["topics"].items()},
-        conflicts={k: _phrases(v["patterns"]) for k, v in data["conflicts"].items()},
+        version=str(data["version"]), phrases=index,
+        topics=list(data["topics"]), conflicts=list(data["conflicts"]),
         conflict_evidence={k: set(v.get("places", [])) | set(v.get("actors", []))
                            for k, v in data["conflicts"].items()},
     )
@@ -95,18 +101,15 @@ class TopicResult:
 
 def classify(title: str, body: str, entity_names: Iterable[str], taxonomy: Taxonomy) -> TopicResult:
     """Topics, conflicts and ceasefire relevance of one article."""
-    title_words, body_words = tokens(title), tokens(body)
-    words = title_words + body_words
-    topics = [name for name, phrases in taxonomy.topics.items()
-              if phrases.count(words) >= TOPIC_MIN_HITS]
-    mentioned = Counter(entity_names)
+    in_title = taxonomy.phrases.count(tokens(title))
+    hits = in_title + taxonomy.phrases.count(tokens(body))
+    topics = [name for name in taxonomy.topics if hits[f"topic:{name}"] >= TOPIC_MIN_HITS]
+    mentioned = set(entity_names)
     conflicts = []
-    for name, phrases in taxonomy.conflicts.items():
-        evidence = sum(1 for n in mentioned if n in taxonomy.conflict_evidence[name])
-        score = 2.0 * phrases.count(words) + evidence
-        if score >= CONFLICT_MIN_SCORE:
+    for name in taxonomy.conflicts:
+        evidence = len(mentioned & taxonomy.conflict_evidence[name])
+        if 2.0 * hits[f"conflict:{name}"] + evidence >= CONFLICT_MIN_SCORE:
             conflicts.append(name)
-    weighted = 3 * taxonomy.ceasefire_terms.count(title_words) + \
-        taxonomy.ceasefire_terms.count(body_words)
+    weighted = 2 * in_title[CEASEFIRE] + hits[CEASEFIRE]  # title hits count three times
     relevance = round(1 - math.exp(-weighted / RELEVANCE_SCALE), 3)
     return TopicResult(topics, conflicts, relevance)
