@@ -139,6 +139,8 @@ def print_results(result: SearchResult, query: str) -> None:
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     filters = Filters(source=args.source or [], language=args.language or [],
+                      conflict=args.conflict or [], topic=args.topic or [],
+                      person=args.person or [],
                       published_from=args.date_from, published_to=args.date_to)
     result = search(connect(settings), settings.read_alias, args.query, filters, args.size,
                     collapse=args.collapse)
@@ -200,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--size", type=int, default=10)
     s.add_argument("--source", action="append", help="only this outlet (repeatable)")
     s.add_argument("--language", action="append", help="only this language code (repeatable)")
+    s.add_argument("--conflict", action="append", help="only this conflict, e.g. russia-ukraine")
+    s.add_argument("--topic", action="append", help="only this topic, e.g. prisoner-exchange")
+    s.add_argument("--person", action="append", help="only articles naming this person")
     s.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
     s.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
     s.add_argument("--collapse", action="store_true",

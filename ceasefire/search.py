@@ -12,7 +12,8 @@ from elasticsearch import Elasticsearch
 SEARCH_FIELDS = ["title^3", "title.en^2", "lead^2", "lead.en", "body", "body.en",
                  "authors.text", "dateline"]
 HIGHLIGHT_TAGS = ("[[", "]]")
-FACETS = {"source": "source", "language": "language"}
+FACETS = {"source": "source", "language": "language", "conflicts": "conflicts", "topics": "topics",
+          "persons": "entities.persons", "countries": "countries"}
 
 
 @dataclass(slots=True)
@@ -21,6 +22,9 @@ class Filters:
 
     source: list[str] = field(default_factory=list)
     language: list[str] = field(default_factory=list)
+    conflict: list[str] = field(default_factory=list)
+    topic: list[str] = field(default_factory=list)
+    person: list[str] = field(default_factory=list)
     published_from: str | None = None
     published_to: str | None = None
 
@@ -76,8 +80,10 @@ def build_query(text: str, filters: Filters | None = None, size: int = 10,
     flt: list[dict[str, Any]] = []
     if filters.source:
         flt.append({"terms": {"source": filters.source}})
-    if filters.language:
-        flt.append({"terms": {"language": filters.language}})
+    for values, fld in ((filters.language, "language"), (filters.conflict, "conflicts"),
+                        (filters.topic, "topics"), (filters.person, "entities.persons")):
+        if values:
+            flt.append({"terms": {fld: values}})
     if filters.published_from or filters.published_to:
         rng = {k: v for k, v in (("gte", filters.published_from), ("lte", filters.published_to))
                if v}
@@ -94,7 +100,7 @@ def build_query(text: str, filters: Filters | None = None, size: int = 10,
                        "lead": {"fragment_size": 180, "number_of_fragments": 1}},
         },
         "aggs": {
-            **{name: {"terms": {"field": fld, "size": 20}} for name, fld in FACETS.items()},
+            **{name: {"terms": {"field": fld, "size": 10}} for name, fld in FACETS.items()},
             "published_month": {"date_histogram": {"field": "published_at",
                                                    "calendar_interval": "month",
                                                    "format": "yyyy-MM", "min_doc_count": 1}},

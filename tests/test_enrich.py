@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from ceasefire.search import Filters, search
 from flows.ingest import ingest_files
 from tasks.clean import clean_article
 from tasks.enrich import ModelMissing, default_enricher, load_nlp
@@ -77,6 +78,12 @@ def test_enrichment_is_indexed_by_the_flow(prefect_api, settings, es):
         [("russia-ukraine", 2)]
     assert [(b["key"], b["doc_count"]) for b in resp["aggregations"]["languages"]["buckets"]] == \
         [("en", 2)]
+    rubio = search(es, settings.read_alias, "", Filters(person=["Marco Rubio"]))
+    assert [h.source for h in rubio.hits] == ["LBC"]
+    swaps = search(es, settings.read_alias, "", Filters(conflict=["russia-ukraine"],
+                                                        topic=["prisoner-exchange"]))
+    assert [h.source for h in swaps.hits] == ["LBC"]
+    assert dict(swaps.facets["persons"])["Volodymyr Zelenskyy"] == 1
 
 
 def test_eval_set_is_consistent():
