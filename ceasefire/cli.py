@@ -19,6 +19,7 @@ from ceasefire.elastic import NoElasticsearch, connect
 from ceasefire.index_setup import SetupError, setup_indices
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
 from ceasefire.settings import Settings
+from tasks.reindex import ReindexError
 from tasks.sources import SourcesError, load_sources
 
 LOGGER = logging.getLogger(__name__)
@@ -86,6 +87,22 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                             batch_size=args.batch_size)
     _print_report(report, args.json)
     return 0 if report.dead_lettered == 0 else 1
+
+
+def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rollback:
+        from tasks.reindex import rollback
+
+        rollback(connect(settings), settings, args.rollback)
+        console.print(f"{settings.read_alias} and {settings.write_alias} -> {args.rollback}")
+        return 0
+    from flows.reindex import reindex_flow  # Prefect is slow to import: only when needed
+
+    result = reindex_flow()
+    console.print(f"reindexed {result.source} -> {result.target}: {result.copied} copied, "
+                  f"{result.newer} written meanwhile, {result.target_count} documents; "
+                  f"the old index is kept (roll back: ceasefire reindex --rollback {result.source})")
+    return 0
 
 
 def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
@@ -192,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="summary as JSON")
     run.set_defaults(func=_cmd_run)
 
+    rx = sub.add_parser("reindex", help="rebuild the index with the current mapping, no downtime")
+    rx.add_argument("--rollback", metavar="INDEX", help="point both aliases back at INDEX")
+    rx.set_defaults(func=_cmd_reindex)
+
     src = sub.add_parser("sources", help="validate and list the source list")
     src.add_argument("action", choices=["check"])
     src.add_argument("--sources", type=Path, default=Path("sources.yaml"))
@@ -230,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return args.func(args, settings)
-    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError) as exc:
+    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError) as exc:
         err.print(f"[red]error:[/] {exc}")
         return 2
 

@@ -61,10 +61,17 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
 
     readers = _alias_targets(es, settings.read_alias)
     writers = _alias_targets(es, settings.write_alias)
-    if writers and writers != [index]:
-        raise SetupError(
-            f"{settings.write_alias} points to {', '.join(writers)} but this version writes to "
-            f"{index}; run a reindex to move to the new mapping version")
+    if writers:
+        # After a reindex the write index is `<prefix>-articles-v<N>-<stamp>`: any index of
+        # the current schema version will do; another version needs a reindex first.
+        index = writers[0]
+        meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+        if len(writers) != 1 or meta.get("version") != index_mappings.schema_version():
+            raise SetupError(
+                f"{settings.write_alias} points to {', '.join(writers)} (schema version "
+                f"{meta.get('version')}) but this version writes schema "
+                f"v{index_mappings.schema_version()}; run a reindex to move to it")
+        result.index = index
     if not es.indices.exists(index=index):
         es.options(ignore_status=400).indices.create(index=index)  # 400: created concurrently
         result.changes.append(f"created index {index}")
@@ -77,7 +84,7 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
             raise SetupError(f"the mapping of {index} cannot take the current template "
                              f"({exc.message}); run a reindex") from exc
     actions = []
-    if index not in readers:
+    if not readers:  # during a reindex the read alias stays on the old index on purpose
         actions.append({"add": {"index": index, "alias": settings.read_alias}})
     if not writers:
         actions.append({"add": {"index": index, "alias": settings.write_alias,

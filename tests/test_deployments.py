@@ -15,7 +15,7 @@ DEPLOYMENTS = CONFIG["deployments"]
 
 def test_prefect_accepts_the_file():
     model = PrefectYamlModel.model_validate(CONFIG)
-    assert {d.name for d in model.deployments} == {"hourly", "files"}
+    assert {d.name for d in model.deployments} == {"hourly", "files", "on-demand"}
 
 
 @pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])

@@ -1,0 +1,80 @@
+"""Zero-downtime reindex against the real node: searches and writes keep working during it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from benchmarks.syndication import build_corpus
+from ceasefire.index_setup import articles_index_name, setup_indices
+from flows.ingest import prepare_articles
+from flows.reindex import reindex_flow
+from tasks.index import index_articles
+from tasks.models import Article
+from tasks.reindex import reindex, rollback
+
+
+def _articles(n_stories: int, seed: int) -> list[Article]:
+    corpus = build_corpus(seed=seed, max_copies=3)[:n_stories]
+    ready, _ = prepare_articles([Article(title=c.title, body=c.body, url=c.url + f"?s={seed}",
+                                         source=c.source, published_at=c.published_at)
+                                 for c in corpus])
+    return ready
+
+
+def test_reindex_while_searching_and_writing(ready_es, settings):
+    es = ready_es
+    index_articles(es, settings.write_alias, _articles(150, seed=1))
+    es.indices.refresh(index=settings.read_alias)
+    before = es.count(index=settings.read_alias)["count"]
+    stop = threading.Event()
+    searches: list[int] = []
+    failures: list[str] = []
+
+    def search_loop() -> None:
+        while not stop.is_set():
+            try:
+                total = es.search(index=settings.read_alias, query={"match": {"body": "ceasefire"}},
+                                  size=1, track_total_hits=True)["hits"]["total"]["value"]
+                searches.append(total)
+                if total == 0:
+                    failures.append("zero hits")
+            except Exception as exc:  # any failed search fails the test
+                failures.append(repr(exc))
+
+    late = _articles(20, seed=2)  # written while the copy runs
+    writer = threading.Thread(target=lambda: (time.sleep(0.05),
+                                              index_articles(es, settings.write_alias, late)))
+    readers = [threading.Thread(target=search_loop) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        writer.start()
+        result = reindex(es, settings)
+        writer.join()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+
+    assert failures == [] and len(searches) > 10
+    es.indices.refresh(index=settings.read_alias)
+    assert sorted(es.indices.get_alias(name=settings.read_alias)) == [result.target]
+    assert sorted(es.indices.get_alias(name=settings.write_alias)) == [result.target]
+    assert es.indices.exists(index=result.source)  # kept for rollback
+    assert es.count(index=settings.read_alias)["count"] == before + len(late)
+    assert result.copied + result.newer >= before
+
+    setup_indices(es, settings)  # setup accepts the reindexed index and changes nothing
+    assert sorted(es.indices.get_alias(name=settings.read_alias)) == [result.target]
+
+    rollback(es, settings, result.source)
+    assert sorted(es.indices.get_alias(name=settings.read_alias)) == [articles_index_name(settings)]
+
+
+def test_reindex_flow_under_prefect(prefect_api, ready_es, settings):
+    index_articles(ready_es, settings.write_alias, _articles(30, seed=3))
+    ready_es.indices.refresh(index=settings.read_alias)
+    result = reindex_flow()
+    assert result.target_count == result.source_count == 30 and result.copied == 30
