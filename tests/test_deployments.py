@@ -31,3 +31,14 @@ def test_hourly_schedule_never_overlaps():
     assert hourly["schedules"] == [{"cron": "0 * * * *", "timezone": "UTC"}]
     assert hourly["concurrency_limit"]["limit"] == 1
     assert "secret" not in str(hourly["parameters"]).lower()
+
+
+def test_prefect_api_list_endpoints_work(prefect_api):
+    """The Prefect UI and `prefect deployment ls` use the filter endpoints, which a too-new
+    FastAPI breaks (422 on `limit: null`) while flows still run: catch that here."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        assert isinstance(client.read_work_pools(), list)
+        assert isinstance(client.read_deployments(), list)
+        assert isinstance(client.read_flow_runs(), list)
