@@ -174,8 +174,13 @@ def discover_links(sources: list[Source], settings: Settings) -> tuple[Discovery
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
-def select_new_links(links: list[Link], settings: Settings) -> tuple[list[Link], dict[str, UrlState]]:
-    """Drop links already indexed or already tried (unless a transient failure is due again)."""
+def select_new_links(links: list[Link],
+                     settings: Settings) -> tuple[list[Link], dict[str, UrlState], int]:
+    """Drop links already indexed or already tried (unless a transient failure is due again).
+
+    Returns the new links, the stored outcomes of those tried before, and how many distinct
+    links were dropped as seen before.
+    """
     es = connect(settings)
     links = dedupe_links(links)
     urls = [link.url for link in links]
@@ -184,7 +189,7 @@ def select_new_links(links: list[Link], settings: Settings) -> tuple[list[Link],
     now = datetime.now(UTC)
     new = [link for link in links if link.url not in indexed
            and (link.url not in states or states[link.url].due(now))]
-    return new, states
+    return new, states, len(links) - len(new)
 
 
 @task(cache_policy=NO_CACHE)
@@ -238,8 +243,7 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
     report.discovered = len(found.links)
     report.feeds_not_modified = found.not_modified
     report.add_listing_skips(found.skips)
-    new, previous = select_new_links(found.links, settings)
-    report.seen_before = len(dedupe_links(found.links)) - len(new)
+    new, previous, report.seen_before = select_new_links(found.links, settings)
     articles, skips, report.fetched, page_requests = fetch_pages(new, web, settings)
     report.http_requests = requests + page_requests
     folders = [s.path for s in sources if s.kind == "directory" and s.path]
