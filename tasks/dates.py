@@ -78,6 +78,16 @@ def labelled_dates(text: str) -> dict[str, str]:
     return out
 
 
+def parse_date(text: str | None) -> datetime | None:
+    """The first ISO 8601 timestamp in `text`, else a human-written date; always aware."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    isos = find_iso_datetimes(text)
+    dt = isos[0] if isos else parse_human_date(text)
+    return as_aware(dt) if dt else None
+
+
 def as_aware(dt: datetime, default_tz: timezone = UTC) -> datetime:
     """`dt` with a time zone; a naive value is taken to be in `default_tz`."""
     return dt if dt.tzinfo else dt.replace(tzinfo=default_tz)

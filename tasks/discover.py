@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 import feedparser
 from lxml import etree
 
-from tasks.dates import as_aware, find_iso_datetimes, parse_human_date
+from tasks.dates import find_iso_datetimes, parse_date
 from tasks.identity import canonical_url
 
 LOGGER = logging.getLogger(__name__)
@@ -141,21 +141,12 @@ def parse_sitemap(data: bytes, sitemap_url: str, source: str, outlet: str | None
         lang = "".join(node.xpath("news:news/news:publication/news:language/text()", namespaces=_NS))
         listing.links.append(Link(
             url=loc, source=source, title=title or None,
-            published_at=_parse_date(news_date or lastmod),
+            published_at=parse_date(news_date or lastmod),
             outlet=outlet or name.strip() or None,
             language=language or (lang.strip()[:2].lower() or None), listing=sitemap_url))
     if not listing.links:
         listing.error = "no-entries"
     return listing
-
-
-def _parse_date(text: str) -> datetime | None:
-    text = text.strip()
-    if not text:
-        return None
-    isos = find_iso_datetimes(text)
-    dt = isos[0] if isos else parse_human_date(text)
-    return as_aware(dt) if dt else None
 
 
 def parse_url_list(text: str, source: str, outlet: str | None = None,

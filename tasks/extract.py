@@ -20,7 +20,7 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from tasks.clean import drop_cruft, is_title_repeat, text_key
-from tasks.dates import as_aware, find_iso_datetimes, parse_human_date
+from tasks.dates import find_iso_datetimes, parse_date
 from tasks.models import Article
 from tasks.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
 
@@ -40,14 +40,6 @@ class ExtractionError(ValueError):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    isos = find_iso_datetimes(value)
-    dt = isos[0] if isos else parse_human_date(value)
-    return as_aware(dt) if dt else None
 
 
 def _split_authors(value: str | None) -> list[str]:
@@ -176,7 +168,7 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
         source=doc.sitename or None,
         source_domain=host.removeprefix("www.") if host else None,
         authors=_split_authors(doc.author),
-        published_at=meta.published or _parse_date(doc.date),
+        published_at=meta.published or parse_date(doc.date),
         language_hint=meta.language,
         dateline=dateline,
         lead=paragraphs[0],
@@ -214,7 +206,7 @@ def article_from_record(record: dict[str, Any], origin: str) -> Article:
     article.authors = _as_list(record.get("authors") or record.get("author")) or article.authors
     published = record.get("published_at") or record.get("published") or record.get("date")
     if published:
-        article.published_at = _parse_date(str(published))
+        article.published_at = parse_date(str(published))
         if article.published_at is None:
             # The article is still worth keeping; the unusable date is reported, not invented.
             LOGGER.warning("%s: unparseable published date %r, left empty", origin, published)
