@@ -13,6 +13,7 @@ import pytest
 
 from ceasefire import local_es
 from ceasefire.elastic import connect
+from tests.prefect_server import free_port
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("ELASTICSEARCH_URL")),
                                 reason="using an external cluster; no local node to inspect")
@@ -51,12 +52,6 @@ def test_config_binds_loopback_single_node(base_settings):
     assert f"http.port: {base_settings.local_port}" in config
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_fresh_home_start_stop_leaves_nothing_running(base_settings):
     """A second node from a fresh cache directory: provision from the zip, start, stop."""
@@ -65,7 +60,7 @@ def test_fresh_home_start_stop_leaves_nothing_running(base_settings):
         pytest.skip("distribution zip not cached")
     home = Path(tempfile.mkdtemp(prefix="ceasefire-es-test-", dir="/var/tmp"))
     home.chmod(0o755)  # the dedicated node user must reach it
-    port = _free_port()
+    port = free_port()
     settings = replace(base_settings, home=home, local_port=port, local_es_zip=str(zip_path),
                        local_heap="256m")
     try:
