@@ -7,14 +7,17 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from ceasefire import local_es
+from ceasefire import local_es, progress
 from ceasefire.elastic import NoElasticsearch, connect
 from ceasefire.index_setup import SetupError, setup_indices
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
@@ -23,6 +26,7 @@ from tasks.reindex import ReindexError
 from tasks.sources import SourcesError, load_sources
 
 LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 # soft_wrap: messages stay on one line for logs and grep; tables still fit the terminal.
 console = Console(soft_wrap=True)
@@ -60,10 +64,27 @@ def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def with_progress(run: Callable[[], T]) -> T:
+    """Run a flow in this process with a progress bar per pipeline stage (on a terminal)."""
+    bars = Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    stages: dict[str, TaskID] = {}
+    lock = threading.Lock()
+
+    def update(stage: str, done: int, total: int) -> None:
+        with lock:
+            if stage not in stages:
+                stages[stage] = bars.add_task(stage, total=total)
+            bars.update(stages[stage], completed=done, total=total)
+
+    with bars, progress.listening(update):
+        return run()
+
+
 def _run_ingest(paths: list[str], batch_size: int):
     from flows.ingest import ingest_files  # Prefect is slow to import: only when needed
 
-    return ingest_files(paths=paths, batch_size=batch_size)
+    return with_progress(lambda: ingest_files(paths=paths, batch_size=batch_size))
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -83,8 +104,28 @@ def _print_report(report, as_json: bool) -> None:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from flows.ingest import ingest_sources  # Prefect is slow to import: only when needed
 
-    report = ingest_sources(sources_file=str(args.sources), only=args.only or None,
-                            batch_size=args.batch_size)
+    report = with_progress(lambda: ingest_sources(sources_file=str(args.sources),
+                                                  only=args.only or None,
+                                                  batch_size=args.batch_size))
+    _print_report(report, args.json)
+    return 0 if report.dead_lettered == 0 else 1
+
+
+def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from prefect.exceptions import ParameterTypeError
+
+    from flows.backfill import backfill  # Prefect is slow to import: only when needed
+
+    try:
+        params = backfill.validate_parameters({
+            "paths": [str(p) for p in args.paths] or None, "url_list": args.url_list,
+            "urls": args.url or None, "sources_file": args.sources, "only": args.only or None,
+            "since": args.since, "until": args.until, "refetch": args.refetch,
+            "batch_size": args.batch_size})
+        report = with_progress(lambda: backfill(**params))
+    except (ParameterTypeError, ValueError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
     _print_report(report, args.json)
     return 0 if report.dead_lettered == 0 else 1
 
@@ -208,6 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", type=int, default=500)
     run.add_argument("--json", action="store_true", help="summary as JSON")
     run.set_defaults(func=_cmd_run)
+
+    bf = sub.add_parser("backfill", help="ingest a folder, a URL list or the sources' archives "
+                                         "over a date window (what the backfill deployment runs)")
+    bf.add_argument("paths", nargs="*", type=Path, help="folders or files to read")
+    bf.add_argument("--url-list", help="a file of URLs, one per line")
+    bf.add_argument("--url", action="append", help="a URL to fetch (repeatable)")
+    bf.add_argument("--sources", help="read the feeds and sitemaps of this source list")
+    bf.add_argument("--only", action="append", help="only this source of --sources (repeatable)")
+    bf.add_argument("--since", help="published on or after (ISO date or time; naive = UTC)")
+    bf.add_argument("--until", help="published before this time, or on or before this date")
+    bf.add_argument("--refetch", action="store_true", help="fetch pages already indexed again")
+    bf.add_argument("--batch-size", type=int, default=500)
+    bf.add_argument("--json", action="store_true", help="summary as JSON")
+    bf.set_defaults(func=_cmd_backfill)
 
     rx = sub.add_parser("reindex", help="rebuild the index with the current mapping, no downtime")
     rx.add_argument("--rollback", metavar="INDEX", help="point both aliases back at INDEX")

@@ -12,6 +12,7 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from ceasefire import progress
 from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
@@ -37,6 +38,9 @@ from tasks.state import (
     save_robots,
 )
 from tasks.web import Discovery, discover, extraction_pool, fetch_articles, fetch_settings_for
+from tasks.window import DateWindow, links_in_window
+
+ALL_TIME = DateWindow()
 
 
 def prepare_articles(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
@@ -58,9 +62,10 @@ def read_inputs(paths: list[str]) -> tuple[list[Article], list[Skip]]:
     """Read every supported file under `paths`."""
     files, skips = discover_files(paths)
     articles: list[Article] = []
-    for path in files:
+    for done, path in enumerate(files, 1):
         for item in read_file(path):
             (skips if isinstance(item, Skip) else articles).append(item)
+        progress.advance("read files", done, len(files))
     return articles, skips
 
 
@@ -112,6 +117,7 @@ def _index_all(ready: list[Article], settings: Settings, batch_size: int,
         result = index_batch(batch, clusters.plan.relabel, settings)
         report.add_index(result)
         rejected += result.rejections
+        progress.advance("enrich, cluster, index", start + len(batch), len(ready))
     return rejected
 
 
@@ -156,10 +162,15 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, retry_jitter_factor=0.5)
-def discover_links(sources: list[Source], settings: Settings) -> tuple[Discovery, int]:
-    """Fetch feeds and sitemaps (conditionally) and list their article links."""
+def discover_links(sources: list[Source], settings: Settings,
+                   conditional: bool = True) -> tuple[Discovery, int]:
+    """Fetch feeds and sitemaps and list their article links.
+
+    `conditional` sends the stored validators (304 when nothing changed) and stores the new
+    ones; a backfill lists everything and leaves the validators of the hourly runs alone.
+    """
     es = connect(settings)
-    states = load_feed_states(es, settings.state_index)
+    states = load_feed_states(es, settings.state_index) if conditional else {}
     robots = load_robots(es, settings.state_index)
 
     async def run() -> tuple[Discovery, int]:
@@ -168,27 +179,29 @@ def discover_links(sources: list[Source], settings: Settings) -> tuple[Discovery
             return found, fetcher.requests_sent
 
     found, requests = asyncio.run(run())
-    save_feed_states(es, settings.state_index, found.feed_states)
+    if conditional:
+        save_feed_states(es, settings.state_index, found.feed_states)
     save_robots(es, settings.state_index, robots)
     return found, requests
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
-def select_new_links(links: list[Link],
-                     settings: Settings) -> tuple[list[Link], dict[str, UrlState], int]:
-    """Drop links already indexed or already tried (unless a transient failure is due again).
+def select_new_links(links: list[Link], settings: Settings, skip_indexed: bool = True,
+                     retry_schedule: bool = True) -> tuple[list[Link], dict[str, UrlState], int]:
+    """Drop links already indexed (unless not `skip_indexed`) or already tried (unless
+    `retry_schedule` is off, or a transient failure is due again).
 
-    Returns the new links, the stored outcomes of those tried before, and how many distinct
-    links were dropped as seen before.
+    Returns the links to fetch, the stored outcomes of those tried before, and how many
+    distinct links were dropped as seen before.
     """
     es = connect(settings)
     links = dedupe_links(links)
     urls = [link.url for link in links]
-    indexed = already_indexed(es, settings.read_alias, urls)
+    indexed = already_indexed(es, settings.read_alias, urls) if skip_indexed else set()
     states = load_url_states(es, settings.state_index, [u for u in urls if u not in indexed])
     now = datetime.now(UTC)
     new = [link for link in links if link.url not in indexed
-           and (link.url not in states or states[link.url].due(now))]
+           and (not retry_schedule or link.url not in states or states[link.url].due(now))]
     return new, states, len(links) - len(new)
 
 
@@ -225,6 +238,51 @@ def _outcomes(articles: list[Article], skips: list[Skip], rejected: list[Rejecti
     return out
 
 
+def gather_web(web: list[Source], settings: Settings, report: RunReport, *,
+               backfill: bool = False, refetch: bool = False, window: DateWindow = ALL_TIME,
+               ) -> tuple[list[Article], list[Skip], dict[str, UrlState]]:
+    """Discover, select and fetch: the articles and skips of web sources, and the stored
+    outcomes of the URLs tried before. A backfill ignores feed validators and retry times;
+    `refetch` fetches pages already indexed too (they are updated if they changed)."""
+    if not web:
+        return [], [], {}
+    found, requests = discover_links(web, settings, conditional=not backfill)
+    report.discovered = len(found.links)
+    report.feeds_not_modified = found.not_modified
+    report.add_listing_skips(found.skips)
+    links, report.outside_window = links_in_window(found.links, window)
+    new, previous, report.seen_before = select_new_links(
+        links, settings, skip_indexed=not refetch, retry_schedule=not backfill)
+    articles, skips, report.fetched, page_requests = fetch_pages(new, web, settings)
+    report.http_requests = requests + page_requests
+    return articles, skips, previous
+
+
+def index_gathered(articles: list[Article], skips: list[Skip], previous: dict[str, UrlState],
+                   settings: Settings, batch_size: int, report: RunReport,
+                   passed_over: list[Skip] | None = None) -> None:
+    """Account for every input, prepare, enrich, cluster and index; remember URL outcomes.
+    `passed_over` inputs (outside a backfill's window) count as skipped but are not
+    remembered as tried, so later runs still take them."""
+    passed_over = passed_over or []
+    report.inputs = len(articles) + len(skips) + len(passed_over)
+    report.add_skips(skips + passed_over)
+    ready, dropped = prepare(articles)
+    report.add_skips(dropped)
+    rejected = _index_all(ready, settings, batch_size, report)
+    outcomes = _outcomes([a for a in ready if a.url], skips + dropped, rejected)
+    if outcomes:
+        remember_outcomes(outcomes, previous, settings)
+
+
+def enabled_sources(sources_file: str, only: list[str] | None) -> list[Source]:
+    """The enabled sources of the file (or just those named in `only`, which must exist)."""
+    sources = [s for s in load_sources(sources_file) if s.enabled and (not only or s.name in only)]
+    if only and (missing := set(only) - {s.name for s in sources}):
+        raise ValueError(f"no enabled source named {', '.join(sorted(missing))} in {sources_file}")
+    return sources
+
+
 @flow(name="ingest-sources")
 def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = None,
                    batch_size: int = 500, setup: bool = True) -> RunReport:
@@ -232,29 +290,15 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
     _check_batch_size(batch_size)
     started = time.monotonic()
     settings = Settings.from_env()
-    sources = [s for s in load_sources(sources_file) if s.enabled and (not only or s.name in only)]
-    if only and (missing := set(only) - {s.name for s in sources}):
-        raise ValueError(f"no enabled source named {', '.join(sorted(missing))} in {sources_file}")
+    sources = enabled_sources(sources_file, only)
     if setup:
         ensure_indices(settings)
     report = RunReport()
-    web = [s for s in sources if s.kind != "directory"]
-    found, requests = discover_links(web, settings) if web else (Discovery(), 0)
-    report.discovered = len(found.links)
-    report.feeds_not_modified = found.not_modified
-    report.add_listing_skips(found.skips)
-    new, previous, report.seen_before = select_new_links(found.links, settings)
-    articles, skips, report.fetched, page_requests = fetch_pages(new, web, settings)
-    report.http_requests = requests + page_requests
+    articles, skips, previous = gather_web([s for s in sources if s.kind != "directory"],
+                                           settings, report)
     folders = [s.path for s in sources if s.kind == "directory" and s.path]
     if folders:
         file_articles, file_skips = read_inputs(folders)
         articles, skips = articles + file_articles, skips + file_skips
-    report.inputs = len(articles) + len(skips)
-    report.add_skips(skips)
-    ready, dropped = prepare(articles)
-    report.add_skips(dropped)
-    rejected = _index_all(ready, settings, batch_size, report)
-    remember_outcomes(_outcomes([a for a in ready if a.url], skips + dropped, rejected), previous,
-                      settings)
+    index_gathered(articles, skips, previous, settings, batch_size, report)
     return _finish(report, started)

@@ -17,6 +17,7 @@ class RunReport:
 
     discovered: int = 0  # article links listed by feeds, sitemaps and URL lists
     seen_before: int = 0  # of those, already indexed or already tried
+    outside_window: int = 0  # of those, listed outside a backfill's date window
     feeds_not_modified: int = 0  # feeds and sitemaps answered 304
     http_requests: int = 0  # every request sent, robots.txt included
     fetched: int = 0  # pages downloaded
@@ -67,6 +68,8 @@ class RunReport:
             rows += [("discovered links", self.discovered), ("seen before", self.seen_before),
                      ("feeds not modified (304)", self.feeds_not_modified),
                      ("pages fetched", self.fetched), ("http requests", self.http_requests)]
+            if self.outside_window:
+                rows.append(("listed outside the date window", self.outside_window))
             rows += [(f"feed failed: {r}", n) for r, n in sorted(self.listing_failures.items())]
         rows += [
             ("inputs", self.inputs), ("indexed: new", self.created),
@@ -87,6 +90,7 @@ class RunReport:
 
     def to_dict(self) -> dict[str, object]:
         return {"discovered": self.discovered, "seen_before": self.seen_before,
+                "outside_window": self.outside_window,
                 "feeds_not_modified": self.feeds_not_modified, "http_requests": self.http_requests,
                 "fetched": self.fetched, "listing_failures": dict(self.listing_failures),
                 "inputs": self.inputs, "created": self.created, "updated": self.updated,

@@ -11,13 +11,15 @@ import contextlib
 import logging
 import multiprocessing
 import os
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+from ceasefire import progress
 from tasks.discover import Link, Listing, parse_feed, parse_sitemap, parse_url_list
 from tasks.extract import ExtractionError, extract_html
 from tasks.fetch import FetchResult, FetchSettings, PoliteFetcher
@@ -123,7 +125,15 @@ async def discover(fetcher: PoliteFetcher, sources: Iterable[Source],
                     found.skips.append(Skip(source.path, "url-list-unreadable", str(exc)))
             found.links += parse_url_list(text, source.name, source.outlet,
                                           source.language).links[: source.max_items]
-    await asyncio.gather(*jobs)
+    done = 0
+
+    async def counted(job: Coroutine[Any, Any, None]) -> None:
+        nonlocal done
+        await job
+        done += 1
+        progress.advance("read feeds and sitemaps", done, len(jobs))
+
+    await asyncio.gather(*(counted(job) for job in jobs))
     return found
 
 
@@ -153,18 +163,22 @@ async def fetch_articles(fetcher: PoliteFetcher, links: list[Link], now: datetim
     """
     now = now or datetime.now(UTC)
     gate = asyncio.Semaphore(PAGE_CONCURRENCY)
-    downloaded = 0
+    downloaded = finished = 0
 
     async def one(link: Link) -> Article | Skip:
-        nonlocal downloaded
+        nonlocal downloaded, finished
         async with gate:
             result = await fetcher.fetch(link.url, accept=PAGE_TYPES)
         if not result.ok:
-            return Skip(link.url, result.reason or "fetch-failed", result.detail)
-        downloaded += 1
-        # Extraction is CPU work: keep the event loop free for the other downloads.
-        return await asyncio.get_running_loop().run_in_executor(executor, _article, result,
-                                                                link, now)
+            item: Article | Skip = Skip(link.url, result.reason or "fetch-failed", result.detail)
+        else:
+            downloaded += 1
+            # Extraction is CPU work: keep the event loop free for the other downloads.
+            item = await asyncio.get_running_loop().run_in_executor(executor, _article, result,
+                                                                    link, now)
+        finished += 1
+        progress.advance("fetch pages", finished, len(links))
+        return item
 
     items = list(await asyncio.gather(*(one(link) for link in links)))
     return items, downloaded

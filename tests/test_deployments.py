@@ -15,10 +15,12 @@ DEPLOYMENTS = CONFIG["deployments"]
 
 def test_prefect_accepts_the_file():
     model = PrefectYamlModel.model_validate(CONFIG)
-    assert {d.name for d in model.deployments} == {"hourly", "files", "on-demand"}
+    assert {(d.entrypoint, d.name) for d in model.deployments} == {
+        ("flows/ingest.py:ingest_sources", "hourly"), ("flows/ingest.py:ingest_files", "files"),
+        ("flows/backfill.py:backfill", "on-demand"), ("flows/reindex.py:reindex_flow", "on-demand")}
 
 
-@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["name"])
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=lambda d: d["entrypoint"])
 def test_entrypoints_import_as_flows_and_accept_the_parameters(deployment, monkeypatch):
     monkeypatch.chdir(ROOT)
     flow = load_flow_from_entrypoint(deployment["entrypoint"])

@@ -86,3 +86,50 @@ def test_cli_uses_elasticsearch_url_and_starts_nothing(flow_env):
     setup = _cli("setup", env={"ELASTICSEARCH_URL": url})
     assert setup.returncode == 0, setup.stderr
     assert f"{flow_env.index_prefix}-articles-v1 ready" in setup.stdout
+
+
+def test_cli_backfill_over_a_window_names_what_it_left_out(flow_env, es):
+    result = _cli("backfill", str(EXAMPLES), "--since", "2025-10-01", "--until", "2025-10-31", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    # The IANS dump is dated 2025-10-13; the LBC one carries no date, so no window holds it.
+    assert (report["created"], report["skipped"]) == (1, {"undated": 1})
+    bad = _cli("backfill", str(EXAMPLES), "--since", "last week")
+    assert bad.returncode == 2 and "since" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_steps_report_progress_to_listeners(flow_env):
+    from ceasefire import progress
+
+    events: list[tuple[str, int, int]] = []
+    with progress.listening(lambda *event: events.append(event)):
+        ingest_files(paths=[str(EXAMPLES)], batch_size=1)
+    assert events.count(("read files", 2, 2)) == 1
+    assert [e for e in events if e[0] == "enrich, cluster, index"] == [
+        ("enrich, cluster, index", 1, 2), ("enrich, cluster, index", 2, 2)]
+
+
+def test_cli_draws_progress_bars_on_a_terminal(flow_env):
+    """On a terminal (a real pty here) the CLI shows a bar per stage; piped, it prints none."""
+    import pty
+
+    primary, secondary = pty.openpty()
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value() or "", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "ceasefire.cli", "ingest", str(EXAMPLES)],
+                            stdin=secondary, stdout=secondary, stderr=secondary, env=env)
+    os.close(secondary)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert proc.wait(300) == 0
+    os.close(primary)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "read files" in screen and "enrich, cluster, index" in screen and "2/2" in screen
+    piped = _cli("ingest", str(EXAMPLES))
+    assert "enrich, cluster, index" not in piped.stdout + piped.stderr

@@ -11,7 +11,8 @@ def test_deployment_runs_through_a_worker(es, settings, tmp_path):
     with prefect_server(tmp_path) as env:
         deploy_all(env)
         listed = prefect_cli(env, "deployment", "ls")
-        for name in ("ingest-sources/hourly", "ingest-files/files", "reindex/on-demand"):
+        for name in ("ingest-sources/hourly", "ingest-files/files", "backfill/on-demand",
+                     "reindex/on-demand"):
             assert name in listed.stdout
         schedule = prefect_cli(env, "deployment", "inspect", "ingest-sources/hourly")
         assert "0 * * * *" in schedule.stdout and "UTC" in schedule.stdout
