@@ -139,7 +139,7 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     from flows.reindex import reindex_flow  # Prefect is slow to import: only when needed
 
-    result = reindex_flow()
+    result = reindex_flow(rebuild=args.rebuild)
     console.print(f"reindexed {result.source} -> {result.target}: {result.copied} copied, "
                   f"{result.newer} written meanwhile, {result.target_count} documents; "
                   f"the old index is kept (roll back: ceasefire reindex --rollback {result.source})")
@@ -266,6 +266,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rx = sub.add_parser("reindex", help="rebuild the index with the current mapping, no downtime")
     rx.add_argument("--rollback", metavar="INDEX", help="point both aliases back at INDEX")
+    rx.add_argument("--rebuild", action="store_true",
+                    help="also run every document through the current cleaning and enrichment")
     rx.set_defaults(func=_cmd_reindex)
 
     src = sub.add_parser("sources", help="validate and list the source list")

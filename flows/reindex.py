@@ -3,6 +3,8 @@ search downtime; the old index is kept for rollback."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -10,22 +12,31 @@ from prefect.cache_policies import NO_CACHE
 from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
+from tasks.enrich import DEFAULT_MODEL, default_enricher
+from tasks.rebuild import rebuild_hits
 from tasks.reindex import ReindexResult, reindex
 
 
 @task(cache_policy=NO_CACHE)  # not retried: a half-done copy is rolled back, rerun the flow
-def reindex_task(settings: Settings) -> ReindexResult:
-    """Copy, verify, swap."""
+def reindex_task(settings: Settings, rebuild: bool) -> ReindexResult:
+    """Copy (through the current pipeline if `rebuild`), verify, swap."""
     es = connect(settings)
     setup_indices(es, settings)  # the target is created from the current template
-    return reindex(es, settings)
+    transform = None
+    if rebuild:
+        enricher = default_enricher(settings.spacy_model or DEFAULT_MODEL, settings.spacy_n_process)
+        transform = partial(rebuild_hits, enrich=enricher.enrich)
+    return reindex(es, settings, transform=transform)
 
 
 @flow(name="reindex")
-def reindex_flow() -> ReindexResult:
-    """Rebuild the articles index with the current mapping; searches never stop."""
-    result = reindex_task(Settings.from_env())
+def reindex_flow(rebuild: bool = False) -> ReindexResult:
+    """Rebuild the articles index with the current mapping; searches never stop. With
+    `rebuild`, every document also goes through the current cleaning and enrichment (after
+    a change to the rules, the spaCy model, the alias table or the taxonomy)."""
+    result = reindex_task(Settings.from_env(), rebuild)
     summary = (f"| | |\n| --- | --- |\n| from | {result.source} |\n| to | {result.target} |\n"
+               f"| rebuilt with the current pipeline | {'yes' if rebuild else 'no'} |\n"
                f"| copied | {result.copied} |\n| written during the copy | {result.newer} |\n"
                f"| documents before / after | {result.source_count} / {result.target_count} |")
     create_markdown_artifact(summary, key="reindex-summary", description="ceasefire-etl reindex")

@@ -85,6 +85,17 @@ class Article:
         doc["word_count"] = self.word_count
         return doc
 
+    @classmethod
+    def from_document(cls, doc_id: str, source: dict[str, Any]) -> Article:
+        """The article an indexed `_source` holds (the inverse of `to_document`)."""
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in source.items() if k in known}
+        for name in ("published_at", "fetched_at"):
+            if values.get(name):
+                values[name] = datetime.fromisoformat(values[name])
+        values["entities"] = Entities(**values.get("entities", {}))
+        return cls(id=doc_id, **values)
+
 
 @dataclass(slots=True, frozen=True)
 class Skip:

@@ -10,7 +10,7 @@ one atomic `update_aliases`. The old index is kept for rollback.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from ceasefire.settings import Settings
 LOGGER = logging.getLogger(__name__)
 CHUNK = 1000
 CATCH_UP_ROUNDS = 5
+Transform = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]  # scan hits -> hits
 
 
 class ReindexError(RuntimeError):
@@ -57,15 +58,30 @@ def _create_actions(hits: Iterable[dict[str, Any]], target: str) -> Iterator[dic
         yield {"_op_type": "create", "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
 
 
-def copy_documents(es: Elasticsearch, source: str, target: str,
-                   ids: list[str] | None = None) -> tuple[int, int]:
-    """Copy documents (all, or these ids) with `create`; return (created, already there)."""
+def _transformed(hits: Iterable[dict[str, Any]], transform: Transform) -> Iterator[dict[str, Any]]:
+    """Apply `transform` to the hits CHUNK at a time."""
+    chunk: list[dict[str, Any]] = []
+    for hit in hits:
+        chunk.append(hit)
+        if len(chunk) == CHUNK:
+            yield from transform(chunk)
+            chunk = []
+    if chunk:
+        yield from transform(chunk)
+
+
+def copy_documents(es: Elasticsearch, source: str, target: str, ids: list[str] | None = None,
+                   transform: Transform | None = None) -> tuple[int, int]:
+    """Copy documents (all, or these ids) with `create`, through `transform` if given; return
+    (created, already there)."""
     if ids is None:
         hits: Iterable[dict[str, Any]] = helpers.scan(
             es, index=source, query={"query": {"match_all": {}}}, size=CHUNK, preserve_order=False)
     else:
         hits = (d for start in range(0, len(ids), CHUNK)
                 for d in es.mget(index=source, ids=ids[start:start + CHUNK])["docs"] if d.get("found"))
+    if transform is not None:
+        hits = _transformed(hits, transform)
     created = existing = 0
     for ok, item in helpers.streaming_bulk(es, _create_actions(hits, target), chunk_size=CHUNK,
                                            raise_on_error=False,
@@ -80,8 +96,10 @@ def copy_documents(es: Elasticsearch, source: str, target: str,
     return created, existing
 
 
-def reindex(es: Elasticsearch, settings: Settings, target: str | None = None) -> ReindexResult:
-    """Build a new index from the current one and move both aliases to it."""
+def reindex(es: Elasticsearch, settings: Settings, target: str | None = None,
+            transform: Transform | None = None) -> ReindexResult:
+    """Build a new index from the current one and move both aliases to it. `transform`
+    rewrites documents on the way (e.g. `tasks.rebuild.rebuild_hits`: the current pipeline)."""
     source = _single_target(es, settings.write_alias)
     target = target or new_index_name(settings)
     if es.indices.exists(index=target):
@@ -95,7 +113,7 @@ def reindex(es: Elasticsearch, settings: Settings, target: str | None = None) ->
         # Writes sent before the swap may not be searchable yet (or still be in flight): make
         # them visible to the scan, then catch up on whatever the scan could not see.
         es.indices.refresh(index=source)
-        created, newer = copy_documents(es, source, target)
+        created, newer = copy_documents(es, source, target, transform=transform)
         for round_ in range(CATCH_UP_ROUNDS + 1):
             es.indices.refresh(index=[source, target])
             missing = _missing_ids(es, source, target)
@@ -104,7 +122,7 @@ def reindex(es: Elasticsearch, settings: Settings, target: str | None = None) ->
             if round_ == CATCH_UP_ROUNDS:
                 raise ReindexError(f"{len(missing)} documents of {source} are still not in "
                                    f"{target}, e.g. {missing[:3]}")
-            more, already = copy_documents(es, source, target, ids=missing)
+            more, already = copy_documents(es, source, target, ids=missing, transform=transform)
             created, newer = created + more, newer + already
         source_count = es.count(index=source)["count"]
         target_count = es.count(index=target)["count"]
