@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ES_VERSION = "8.19.21"
@@ -25,9 +25,11 @@ class Settings:
     """Everything configurable, with the environment variable that sets it."""
 
     es_url: str | None = None  # ELASTICSEARCH_URL: use this cluster, start nothing
-    es_api_key: str | None = None  # ELASTICSEARCH_API_KEY
+    # Secrets never show in repr (logs, tracebacks): ELASTICSEARCH_API_KEY, or a Prefect Secret
+    # block named by CEASEFIRE_ES_API_KEY_BLOCK (resolved by the flows; see flows/runtime.py).
+    es_api_key: str | None = field(default=None, repr=False)
     es_username: str | None = None  # ELASTICSEARCH_USERNAME
-    es_password: str | None = None  # ELASTICSEARCH_PASSWORD
+    es_password: str | None = field(default=None, repr=False)  # ELASTICSEARCH_PASSWORD, or ..._BLOCK
     es_ca_certs: str | None = None  # ELASTICSEARCH_CA_CERTS
     es_request_timeout: float = 30.0  # ELASTICSEARCH_TIMEOUT (seconds)
     index_prefix: str = "ceasefire"  # CEASEFIRE_INDEX_PREFIX

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from prefect import flow
 
-from ceasefire.settings import Settings
 from flows.ingest import (
     _check_batch_size,
     _finish,
@@ -20,6 +19,7 @@ from flows.ingest import (
     index_gathered,
     read_inputs,
 )
+from flows.runtime import runtime_settings
 from tasks.report import RunReport
 from tasks.sources import Source
 from tasks.window import DateWindow, articles_in_window
@@ -63,7 +63,7 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     window = DateWindow.of(since, until)
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
     started = time.monotonic()
-    settings = Settings.from_env()
+    settings = runtime_settings()
     if setup:
         ensure_indices(settings)
     report = RunReport()

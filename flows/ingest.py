@@ -16,6 +16,7 @@ from ceasefire import progress
 from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
+from flows.runtime import runtime_settings
 from tasks.clean import clean_article
 from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
 from tasks.discover import Link, dedupe_links
@@ -145,7 +146,7 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
     """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
     _check_batch_size(batch_size)
     started = time.monotonic()
-    settings = Settings.from_env()
+    settings = runtime_settings()
     if setup:
         ensure_indices(settings)
     report = RunReport()
@@ -289,7 +290,7 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
     """Ingest everything new from the source list: feeds, sitemaps, URL lists, directories."""
     _check_batch_size(batch_size)
     started = time.monotonic()
-    settings = Settings.from_env()
+    settings = runtime_settings()
     sources = enabled_sources(sources_file, only)
     if setup:
         ensure_indices(settings)

@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
+from flows.runtime import runtime_settings
 from tasks.enrich import DEFAULT_MODEL, default_enricher
 from tasks.rebuild import rebuild_hits
 from tasks.reindex import ReindexResult, reindex
@@ -34,7 +35,7 @@ def reindex_flow(rebuild: bool = False) -> ReindexResult:
     """Rebuild the articles index with the current mapping; searches never stop. With
     `rebuild`, every document also goes through the current cleaning and enrichment (after
     a change to the rules, the spaCy model, the alias table or the taxonomy)."""
-    result = reindex_task(Settings.from_env(), rebuild)
+    result = reindex_task(runtime_settings(), rebuild)
     summary = (f"| | |\n| --- | --- |\n| from | {result.source} |\n| to | {result.target} |\n"
                f"| rebuilt with the current pipeline | {'yes' if rebuild else 'no'} |\n"
                f"| copied | {result.copied} |\n| written during the copy | {result.newer} |\n"

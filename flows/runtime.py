@@ -1,0 +1,27 @@
+"""Settings as a flow run sees them: the environment, plus secrets from Prefect Secret blocks.
+
+On a worker, ops keep the Elasticsearch API key or password in a Secret block and name it in
+CEASEFIRE_ES_API_KEY_BLOCK / CEASEFIRE_ES_PASSWORD_BLOCK; the value is read at run time and
+never becomes a parameter or a log line (Settings hides it from repr).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+from ceasefire.settings import Settings
+
+SECRET_BLOCKS = {"es_api_key": "CEASEFIRE_ES_API_KEY_BLOCK",
+                 "es_password": "CEASEFIRE_ES_PASSWORD_BLOCK"}
+
+
+def runtime_settings() -> Settings:
+    """Settings from the environment, with secrets loaded from the named Secret blocks."""
+    settings = Settings.from_env()
+    blocks = {name: os.environ[var] for name, var in SECRET_BLOCKS.items() if os.environ.get(var)}
+    if not blocks:
+        return settings
+    from prefect.blocks.system import Secret
+
+    return replace(settings, **{name: Secret.load(block).get() for name, block in blocks.items()})
