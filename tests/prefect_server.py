@@ -78,9 +78,11 @@ def prefect_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subpro
 
 
 def deploy_all(env: dict[str, str]) -> None:
-    """Create the process work pool and register every deployment of deploy/prefect.yaml,
-    with all schedules paused: tests never run the real (public) source list on a timer."""
+    """Create the process work pool, register deploy/automations.yaml and every deployment of
+    deploy/prefect.yaml, with all schedules paused: tests never run the real (public) source
+    list on a timer."""
     for args in (("work-pool", "create", "ceasefire-local", "--type", "process"),
+                 ("automation", "create", "--from-file", "deploy/automations.yaml"),
                  ("--no-prompt", "deploy", "--prefect-file", "deploy/prefect.yaml", "--all"),
                  ("--no-prompt", "deployment", "schedule", "pause", "--all")):
         done = prefect_cli(env, *args)
@@ -89,7 +91,9 @@ def deploy_all(env: dict[str, str]) -> None:
 
 
 def start_worker(env: dict[str, str], log_path: Path, *queues: str) -> subprocess.Popen:
-    """A process worker for the ceasefire-local pool (in its own process group)."""
+    """A process worker for the ceasefire-local pool (in its own process group); its flow runs
+    send heartbeats every 30 s, as the README tells ops to configure."""
+    env = {**env, "PREFECT_FLOWS_HEARTBEAT_FREQUENCY": "30"}
     args = [PREFECT, "worker", "start", "--pool", "ceasefire-local"]
     for queue in queues:
         args += ["--work-queue", queue]

@@ -1,5 +1,6 @@
-"""A worker killed mid-run (SIGKILL to the worker and its flow-run process), then the run
-started again: the index converges to exactly the document set of an uninterrupted run."""
+"""A worker killed mid-run (SIGKILL to the worker and its flow-run process): the zombie
+automation marks the silent run Crashed, the run is started again, and the index converges to
+exactly the document set of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -73,17 +74,21 @@ def _kill_everything(worker, run_id: str) -> list[int]:
     return killed
 
 
-def _mark_crashed(env, run_id: str) -> str:
-    """What ops do for a run whose worker died: mark it Crashed, which frees its slot."""
+def _wait_until_crashed(env, run_id: str, timeout: float = 240) -> tuple[str, float]:
+    """Wait for deploy/automations.yaml to mark the silent run Crashed; return the state's
+    message and how long it took."""
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
-    from prefect.states import Crashed
 
+    started = time.monotonic()
     with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}), \
             get_client(sync_client=True) as client:
-        before = client.read_flow_run(uuid.UUID(run_id)).state.type.value
-        client.set_flow_run_state(uuid.UUID(run_id), Crashed(message="worker killed"))
-        return before
+        while time.monotonic() - started < timeout:
+            state = client.read_flow_run(uuid.UUID(run_id)).state
+            if state.type.value != "RUNNING":
+                return f"{state.type.value}: {state.message}", time.monotonic() - started
+            time.sleep(2)
+    pytest.fail(f"run {run_id} still Running {timeout} s after its worker died")
 
 
 @pytest.mark.slow
@@ -118,7 +123,8 @@ def test_killed_worker_then_rerun_gives_exactly_the_expected_documents(
         assert es.count(index=settings.write_alias)["count"] == left  # nothing is still writing
         assert 0 < left < total, (killed_at, left)
         print(f"killed the run with {left} of {total} documents indexed")
-        state_after_kill = _mark_crashed(env, run_id)
+        crashed, waited = _wait_until_crashed(env, run_id)
+        print(f"marked crashed by the automation {waited:.0f} s after the kill: {crashed}")
 
         worker = start_worker(env, tmp_path / "worker-2.log", "on-demand")
         try:
@@ -126,7 +132,7 @@ def test_killed_worker_then_rerun_gives_exactly_the_expected_documents(
                                 "--watch", timeout=600)
         finally:
             stop(worker)
-    assert state_after_kill == "RUNNING"  # nobody told Prefect: the run looked alive
+    assert crashed.startswith("CRASHED: No heartbeat")
     assert rerun.returncode == 0 and "Completed" in rerun.stdout, \
         rerun.stdout[-2000:] + (tmp_path / "worker-2.log").read_text()[-3000:]
     got = _snapshot(es, settings.read_alias)
