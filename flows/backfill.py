@@ -19,7 +19,7 @@ from flows.ingest import (
     index_gathered,
     read_inputs,
 )
-from flows.runtime import runtime_settings
+from flows.runtime import one_ingest_at_a_time, runtime_settings
 from tasks.report import RunReport
 from tasks.sources import Source
 from tasks.window import DateWindow, articles_in_window
@@ -64,14 +64,16 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
     started = time.monotonic()
     settings = runtime_settings()
-    if setup:
-        ensure_indices(settings)
-    report = RunReport()
-    articles, skips, previous = gather_web(web, settings, report, backfill=True, refetch=refetch,
-                                           window=window)
-    if folders:
-        file_articles, file_skips = read_inputs(folders)
-        articles, skips = articles + file_articles, skips + file_skips
-    articles, outside = articles_in_window(articles, window)
-    index_gathered(articles, skips, previous, settings, batch_size, report, passed_over=outside)
+    with one_ingest_at_a_time():
+        if setup:
+            ensure_indices(settings)
+        report = RunReport()
+        articles, skips, previous = gather_web(web, settings, report, backfill=True,
+                                               refetch=refetch, window=window)
+        if folders:
+            file_articles, file_skips = read_inputs(folders)
+            articles, skips = articles + file_articles, skips + file_skips
+        articles, outside = articles_in_window(articles, window)
+        index_gathered(articles, skips, previous, settings, batch_size, report,
+                       passed_over=outside)
     return _finish(report, started)

@@ -17,7 +17,7 @@ from ceasefire import progress
 from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
-from flows.runtime import runtime_settings
+from flows.runtime import one_ingest_at_a_time, runtime_settings
 from tasks.clean import clean_article
 from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
 from tasks.discover import Link, dedupe_links
@@ -152,15 +152,16 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
     _check_batch_size(batch_size)
     started = time.monotonic()
     settings = runtime_settings()
-    if setup:
-        ensure_indices(settings)
-    report = RunReport()
-    articles, skips = read_inputs(paths)
-    report.inputs = len(articles) + len(skips)
-    report.add_skips(skips)
-    ready, skips = prepare(quote(articles))
-    report.add_skips(skips)
-    _index_all(ready, settings, batch_size, report)
+    with one_ingest_at_a_time():
+        if setup:
+            ensure_indices(settings)
+        report = RunReport()
+        articles, skips = read_inputs(paths)
+        report.inputs = len(articles) + len(skips)
+        report.add_skips(skips)
+        ready, skips = prepare(quote(articles))
+        report.add_skips(skips)
+        _index_all(ready, settings, batch_size, report)
     return _finish(report, started)
 
 
@@ -297,14 +298,15 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
     started = time.monotonic()
     settings = runtime_settings()
     sources = enabled_sources(sources_file, only)
-    if setup:
-        ensure_indices(settings)
-    report = RunReport()
-    articles, skips, previous = gather_web([s for s in sources if s.kind != "directory"],
-                                           settings, report)
-    folders = [s.path for s in sources if s.kind == "directory" and s.path]
-    if folders:
-        file_articles, file_skips = read_inputs(folders)
-        articles, skips = articles + file_articles, skips + file_skips
-    index_gathered(articles, skips, previous, settings, batch_size, report)
+    with one_ingest_at_a_time():
+        if setup:
+            ensure_indices(settings)
+        report = RunReport()
+        articles, skips, previous = gather_web([s for s in sources if s.kind != "directory"],
+                                               settings, report)
+        folders = [s.path for s in sources if s.kind == "directory" and s.path]
+        if folders:
+            file_articles, file_skips = read_inputs(folders)
+            articles, skips = articles + file_articles, skips + file_skips
+        index_gathered(articles, skips, previous, settings, batch_size, report)
     return _finish(report, started)
