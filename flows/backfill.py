@@ -11,10 +11,10 @@ from pathlib import Path
 from prefect import flow
 
 from flows.ingest import (
-    _check_batch_size,
-    _finish,
+    check_batch_size,
     enabled_sources,
     ensure_indices,
+    finish_run,
     gather_web,
     index_gathered,
     read_inputs,
@@ -59,7 +59,7 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     sitemaps of `sources_file`, keeping articles published in [since, until] (a bare date as
     `until` includes that day; naive times are UTC). Pages already indexed are not fetched
     again unless `refetch`; URLs that failed before are tried again."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     window = DateWindow.of(since, until)
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
     started = time.monotonic()
@@ -76,4 +76,4 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
         articles, outside = articles_in_window(articles, window)
         index_gathered(articles, skips, previous, settings, batch_size, report,
                        passed_over=outside)
-    return _finish(report, started)
+    return finish_run(report, started)

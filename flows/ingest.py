@@ -127,7 +127,7 @@ def _index_all(ready: list[Article], settings: Settings, batch_size: int,
     return rejected
 
 
-def _finish(report: RunReport, started: float) -> RunReport:
+def finish_run(report: RunReport, started: float) -> RunReport:
     """Check the accounting, publish the summary artifact, log it."""
     logger = get_run_logger()
     report.duration_s = time.monotonic() - started
@@ -141,7 +141,7 @@ def _finish(report: RunReport, started: float) -> RunReport:
     return report
 
 
-def _check_batch_size(batch_size: int) -> None:
+def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
 
@@ -149,7 +149,7 @@ def _check_batch_size(batch_size: int) -> None:
 @flow(name="ingest-files")
 def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
     """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     started = time.monotonic()
     settings = runtime_settings()
     with one_ingest_at_a_time():
@@ -162,7 +162,7 @@ def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) ->
         ready, skips = prepare(quote(articles))
         report.add_skips(skips)
         _index_all(ready, settings, batch_size, report)
-    return _finish(report, started)
+    return finish_run(report, started)
 
 
 # --- web sources -------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def enabled_sources(sources_file: str, only: list[str] | None) -> list[Source]:
 def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = None,
                    batch_size: int = 500, setup: bool = True) -> RunReport:
     """Ingest everything new from the source list: feeds, sitemaps, URL lists, directories."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     started = time.monotonic()
     settings = runtime_settings()
     sources = enabled_sources(sources_file, only)
@@ -309,4 +309,4 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
             file_articles, file_skips = read_inputs(folders)
             articles, skips = articles + file_articles, skips + file_skips
         index_gathered(articles, skips, previous, settings, batch_size, report)
-    return _finish(report, started)
+    return finish_run(report, started)
