@@ -32,7 +32,8 @@ def connect(settings: Settings) -> Elasticsearch:
             max_retries=3,
             **auth,
         )
-    node = local_es.status(settings)
+    # A busy node (cluster-state updates, GC) can take seconds to answer: do not call it gone.
+    node = local_es.status(settings, timeout=15.0)
     if not node.running:
         raise NoElasticsearch(
             f"no Elasticsearch at {node.url}: start the local node with `ceasefire es start`, "

@@ -285,12 +285,12 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def status(settings: Settings) -> NodeStatus:
-    """Whether the local node runs, where, and its health."""
+def status(settings: Settings, timeout: float = 2.0) -> NodeStatus:
+    """Whether the local node runs, where, and its health (asked with `timeout` seconds)."""
     lay = layout(settings)
     url = local_url(settings)
     pid = _read_pid(lay)
-    health = _health(url) if pid else None
+    health = _health(url, timeout) if pid else None
     return NodeStatus(bool(pid and health), url, pid, health, settings.home)
 
 
