@@ -4,22 +4,12 @@ validators and retry schedule are left alone."""
 
 from __future__ import annotations
 
-import time
 from datetime import date, datetime
 from pathlib import Path
 
 from prefect import flow
 
-from flows.ingest import (
-    check_batch_size,
-    enabled_sources,
-    ensure_indices,
-    finish_run,
-    gather_web,
-    index_gathered,
-    read_inputs,
-)
-from flows.runtime import one_ingest_at_a_time, runtime_settings
+from flows.ingest import enabled_sources, gather_inputs, index_gathered, ingest_run
 from tasks.report import RunReport
 from tasks.sources import Source
 from tasks.window import DateWindow, articles_in_window
@@ -59,21 +49,12 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     sitemaps of `sources_file`, keeping articles published in [since, until] (a bare date as
     `until` includes that day; naive times are UTC). Pages already indexed are not fetched
     again unless `refetch`; URLs that failed before are tried again."""
-    check_batch_size(batch_size)
     window = DateWindow.of(since, until)
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
-    started = time.monotonic()
-    settings = runtime_settings()
-    with one_ingest_at_a_time():
-        if setup:
-            ensure_indices(settings)
-        report = RunReport()
-        articles, skips, previous = gather_web(web, settings, report, backfill=True,
-                                               refetch=refetch, window=window)
-        if folders:
-            file_articles, file_skips = read_inputs(folders)
-            articles, skips = articles + file_articles, skips + file_skips
+    with ingest_run(batch_size, setup) as (settings, report):
+        articles, skips, previous = gather_inputs(web, folders, settings, report, backfill=True,
+                                                  refetch=refetch, window=window)
         articles, outside = articles_in_window(articles, window)
         index_gathered(articles, skips, previous, settings, batch_size, report,
                        passed_over=outside)
-    return finish_run(report, started)
+    return report

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
@@ -146,23 +148,28 @@ def check_batch_size(batch_size: int) -> None:
         raise ValueError("batch_size must be at least 1")
 
 
-@flow(name="ingest-files")
-def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
-    """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
+@contextmanager
+def ingest_run(batch_size: int, setup: bool) -> Iterator[tuple[Settings, RunReport]]:
+    """The frame of every ingest flow: check the batch size, take the ingest slot, set up the
+    indices, hand out the settings and an empty report; on success, finish the report."""
     check_batch_size(batch_size)
     started = time.monotonic()
     settings = runtime_settings()
+    report = RunReport()
     with one_ingest_at_a_time():
         if setup:
             ensure_indices(settings)
-        report = RunReport()
+        yield settings, report
+    finish_run(report, started)
+
+
+@flow(name="ingest-files")
+def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
+    """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
+    with ingest_run(batch_size, setup) as (settings, report):
         articles, skips = read_inputs(paths)
-        report.inputs = len(articles) + len(skips)
-        report.add_skips(skips)
-        ready, skips = prepare(quote(articles))
-        report.add_skips(skips)
-        _index_all(ready, settings, batch_size, report)
-    return finish_run(report, started)
+        index_inputs(articles, skips, settings, batch_size, report)
+    return report
 
 
 # --- web sources -------------------------------------------------------------------------------
@@ -245,39 +252,54 @@ def _outcomes(articles: list[Article], skips: list[Skip], rejected: list[Rejecti
     return out
 
 
-def gather_web(web: list[Source], settings: Settings, report: RunReport, *,
-               backfill: bool = False, refetch: bool = False, window: DateWindow = ALL_TIME,
-               ) -> tuple[list[Article], list[Skip], dict[str, UrlState]]:
-    """Discover, select and fetch: the articles and skips of web sources, and the stored
-    outcomes of the URLs tried before. A backfill ignores feed validators and retry times;
-    `refetch` fetches pages already indexed too (they are updated if they changed)."""
-    if not web:
-        return [], [], {}
-    found, requests = discover_links(web, settings, conditional=not backfill)
-    report.discovered = len(found.links)
-    report.feeds_not_modified = found.not_modified
-    report.add_listing_skips(found.skips)
-    links, report.outside_window = links_in_window(found.links, window)
-    new, previous, report.seen_before = select_new_links(
-        quote(links), settings, skip_indexed=not refetch, retry_schedule=not backfill)
-    articles, skips, report.fetched, page_requests = fetch_pages(quote(new), web, settings)
-    report.http_requests = requests + page_requests
+def gather_inputs(web: list[Source], folders: list[str], settings: Settings, report: RunReport,
+                  *, backfill: bool = False, refetch: bool = False, window: DateWindow = ALL_TIME,
+                  ) -> tuple[list[Article], list[Skip], dict[str, UrlState]]:
+    """Discover, select and fetch the web sources, then read the folders: the articles and
+    skips, and the stored outcomes of the URLs tried before. A backfill ignores feed
+    validators and retry times; `refetch` fetches pages already indexed too (they are
+    updated if they changed)."""
+    articles: list[Article] = []
+    skips: list[Skip] = []
+    previous: dict[str, UrlState] = {}
+    if web:
+        found, requests = discover_links(web, settings, conditional=not backfill)
+        report.discovered = len(found.links)
+        report.feeds_not_modified = found.not_modified
+        report.add_listing_skips(found.skips)
+        links, report.outside_window = links_in_window(found.links, window)
+        new, previous, report.seen_before = select_new_links(
+            quote(links), settings, skip_indexed=not refetch, retry_schedule=not backfill)
+        articles, skips, report.fetched, page_requests = fetch_pages(quote(new), web, settings)
+        report.http_requests = requests + page_requests
+    if folders:
+        file_articles, file_skips = read_inputs(folders)
+        articles, skips = articles + file_articles, skips + file_skips
     return articles, skips, previous
 
 
-def index_gathered(articles: list[Article], skips: list[Skip], previous: dict[str, UrlState],
-                   settings: Settings, batch_size: int, report: RunReport,
-                   passed_over: list[Skip] | None = None) -> None:
-    """Account for every input, prepare, enrich, cluster and index; remember URL outcomes.
-    `passed_over` inputs (outside a backfill's window) count as skipped but are not
-    remembered as tried, so later runs still take them."""
+def index_inputs(articles: list[Article], skips: list[Skip], settings: Settings, batch_size: int,
+                 report: RunReport, passed_over: list[Skip] | None = None,
+                 ) -> tuple[list[Article], list[Skip], list[Rejection]]:
+    """Account for every input, prepare, enrich, cluster and index. `passed_over` inputs count
+    as skipped but are not returned among the skips. Returns (prepared articles, skips
+    including those dropped while preparing, dead-lettered)."""
     passed_over = passed_over or []
     report.inputs = len(articles) + len(skips) + len(passed_over)
     report.add_skips(skips + passed_over)
     ready, dropped = prepare(quote(articles))
     report.add_skips(dropped)
-    rejected = _index_all(ready, settings, batch_size, report)
-    outcomes = _outcomes([a for a in ready if a.url], skips + dropped, rejected)
+    return ready, skips + dropped, _index_all(ready, settings, batch_size, report)
+
+
+def index_gathered(articles: list[Article], skips: list[Skip], previous: dict[str, UrlState],
+                   settings: Settings, batch_size: int, report: RunReport,
+                   passed_over: list[Skip] | None = None) -> None:
+    """`index_inputs`, then remember every URL's outcome. `passed_over` inputs (outside a
+    backfill's window) are not remembered as tried, so later runs still take them."""
+    ready, skipped, rejected = index_inputs(articles, skips, settings, batch_size, report,
+                                            passed_over)
+    outcomes = _outcomes([a for a in ready if a.url], skipped, rejected)
     if outcomes:
         remember_outcomes(quote(outcomes), quote(previous), settings)
 
@@ -294,19 +316,10 @@ def enabled_sources(sources_file: str, only: list[str] | None) -> list[Source]:
 def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = None,
                    batch_size: int = 500, setup: bool = True) -> RunReport:
     """Ingest everything new from the source list: feeds, sitemaps, URL lists, directories."""
-    check_batch_size(batch_size)
-    started = time.monotonic()
-    settings = runtime_settings()
     sources = enabled_sources(sources_file, only)
-    with one_ingest_at_a_time():
-        if setup:
-            ensure_indices(settings)
-        report = RunReport()
-        articles, skips, previous = gather_web([s for s in sources if s.kind != "directory"],
-                                               settings, report)
-        folders = [s.path for s in sources if s.kind == "directory" and s.path]
-        if folders:
-            file_articles, file_skips = read_inputs(folders)
-            articles, skips = articles + file_articles, skips + file_skips
+    with ingest_run(batch_size, setup) as (settings, report):
+        articles, skips, previous = gather_inputs(
+            [s for s in sources if s.kind != "directory"],
+            [s.path for s in sources if s.kind == "directory" and s.path], settings, report)
         index_gathered(articles, skips, previous, settings, batch_size, report)
-    return finish_run(report, started)
+    return report
