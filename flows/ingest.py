@@ -23,7 +23,7 @@ from flows.runtime import one_ingest_at_a_time, runtime_settings
 from tasks.clean import clean_article
 from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
 from tasks.discover import Link, dedupe_links
-from tasks.enrich import DEFAULT_MODEL, default_enricher
+from tasks.enrich import enricher_for
 from tasks.fetch import PoliteFetcher
 from tasks.identity import assign_identity, drop_batch_duplicates
 from tasks.index import IndexReport, Rejection, index_articles, write_dead_letters
@@ -88,8 +88,7 @@ def ensure_indices(settings: Settings) -> str:
 @task(cache_policy=NO_CACHE)
 def enrich_batch(articles: list[Article], settings: Settings) -> list[Article]:
     """Language, canonical entities, topics, conflicts and relevance for one batch."""
-    return default_enricher(settings.spacy_model or DEFAULT_MODEL,
-                            settings.spacy_n_process).enrich(articles)
+    return enricher_for(settings).enrich(articles)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)

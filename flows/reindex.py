@@ -13,7 +13,7 @@ from ceasefire.elastic import connect
 from ceasefire.index_setup import setup_indices
 from ceasefire.settings import Settings
 from flows.runtime import runtime_settings
-from tasks.enrich import DEFAULT_MODEL, default_enricher
+from tasks.enrich import enricher_for
 from tasks.rebuild import rebuild_hits
 from tasks.reindex import ReindexResult, reindex
 
@@ -25,8 +25,7 @@ def reindex_task(settings: Settings, rebuild: bool) -> ReindexResult:
     setup_indices(es, settings)  # the target is created from the current template
     transform = None
     if rebuild:
-        enricher = default_enricher(settings.spacy_model or DEFAULT_MODEL, settings.spacy_n_process)
-        transform = partial(rebuild_hits, enrich=enricher.enrich)
+        transform = partial(rebuild_hits, enrich=enricher_for(settings).enrich)
     return reindex(es, settings, transform=transform)
 
 

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ceasefire.settings import Settings
 from tasks.canonical import (
     Actor,
     AliasTable,
@@ -162,3 +163,8 @@ class Enricher:
 def default_enricher(model: str = DEFAULT_MODEL, n_process: int = 1) -> Enricher:
     """The enricher for a model (cached: spaCy takes ~1.5 s to load)."""
     return Enricher(load_nlp(model), load_alias_table(), load_taxonomy(), n_process=n_process)
+
+
+def enricher_for(settings: Settings) -> Enricher:
+    """The cached enricher for the configured model (CEASEFIRE_SPACY_MODEL) and processes."""
+    return default_enricher(settings.spacy_model or DEFAULT_MODEL, settings.spacy_n_process)

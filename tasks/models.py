@@ -88,7 +88,7 @@ class Article:
     @classmethod
     def from_document(cls, doc_id: str, source: dict[str, Any]) -> Article:
         """The article an indexed `_source` holds (the inverse of `to_document`)."""
-        known = {f.name: f for f in dataclasses.fields(cls)}
+        known = {f.name for f in dataclasses.fields(cls)}
         values: dict[str, Any] = {k: v for k, v in source.items() if k in known}
         for name in ("published_at", "fetched_at"):
             if values.get(name):
