@@ -28,13 +28,13 @@ from benchmarks.syndication import (
     predicted_pairs,
     true_pairs,
 )
-from ceasefire.elastic import connect
-from ceasefire.index_setup import delete_all, setup_indices
-from ceasefire.settings import Settings
 from flows.ingest import cluster_batch, index_batch, prepare_articles
-from tasks.dedupe import dedupe_batch, sign
-from tasks.identity import assign_identity
+from tasks.dedupe.clusters import dedupe_batch, sign
+from tasks.dedupe.identity import assign_identity
 from tasks.models import Article
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.setup import delete_all, setup_indices
 
 BATCH = 50
 

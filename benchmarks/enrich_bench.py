@@ -21,7 +21,7 @@ from pathlib import Path
 
 from benchmarks.syndication import load_stories
 from tasks.clean import clean_article
-from tasks.enrich import default_enricher
+from tasks.enrich.enricher import default_enricher
 from tasks.models import Article
 
 EVAL = Path(__file__).resolve().parent / "enrich_eval" / "articles.jsonl"

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasks.extract import ExtractionError, extract_html
+from tasks.extract.html import ExtractionError, extract_html
 
 CORPUS = Path(__file__).resolve().parent / "extraction_corpus"
 SHINGLE = 4

@@ -19,9 +19,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from benchmarks.syndication import load_stories
-from ceasefire.elastic import connect
-from ceasefire.index_setup import delete_all
-from ceasefire.settings import Settings
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.setup import delete_all
 from tests.news_site import NewsSite, Page
 
 

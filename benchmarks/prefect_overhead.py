@@ -23,9 +23,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.syndication import build_corpus
-from ceasefire.elastic import connect
-from ceasefire.index_setup import delete_all
-from ceasefire.settings import Settings
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.setup import delete_all
 
 
 def write_corpus(folder: Path, size: int) -> None:

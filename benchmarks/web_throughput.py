@@ -17,11 +17,11 @@ import time
 from concurrent.futures import Executor
 
 from benchmarks.extraction_bench import load_corpus
-from tasks.discover import dedupe_links
-from tasks.fetch import FetchSettings, PoliteFetcher
+from tasks.fetch.client import FetchSettings, PoliteFetcher
+from tasks.fetch.discover import dedupe_links
+from tasks.fetch.web import discover, extraction_pool, fetch_articles
 from tasks.models import Article
 from tasks.sources import parse_sources
-from tasks.web import discover, extraction_pool, fetch_articles
 from tests.http_server import Server, page
 
 

@@ -17,13 +17,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 from rich.text import Text
 
-from ceasefire import local_es, progress
-from ceasefire.elastic import NoElasticsearch, connect
-from ceasefire.index_setup import SetupError, setup_indices
+from ceasefire import local_es
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
-from ceasefire.settings import Settings
-from tasks.reindex import ReindexError
+from tasks import progress
+from tasks.settings import Settings
 from tasks.sources import SourcesError, load_sources
+from tasks.store.client import NoElasticsearch, connect
+from tasks.store.reindex import ReindexError
+from tasks.store.setup import SetupError, setup_indices
 
 LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -132,7 +133,7 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if args.rollback:
-        from tasks.reindex import rollback
+        from tasks.store.reindex import rollback
 
         rollback(connect(settings), settings, args.rollback)
         console.print(f"{settings.read_alias} and {settings.write_alias} -> {args.rollback}")

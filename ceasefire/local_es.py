@@ -25,7 +25,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ceasefire.settings import Settings
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 

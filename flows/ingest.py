@@ -15,23 +15,24 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from ceasefire import progress
-from ceasefire.elastic import connect
-from ceasefire.index_setup import setup_indices
-from ceasefire.settings import Settings
 from flows.runtime import one_ingest_at_a_time, runtime_settings
+from tasks import progress
 from tasks.clean import clean_article
-from tasks.dedupe import DedupeResult, dedupe_batch, relabel_clusters
-from tasks.discover import Link, dedupe_links
-from tasks.enrich import enricher_for
-from tasks.fetch import PoliteFetcher
-from tasks.identity import assign_identity, drop_batch_duplicates
-from tasks.index import IndexReport, Rejection, index_articles, write_dead_letters
+from tasks.dedupe.clusters import DedupeResult, dedupe_batch, relabel_clusters
+from tasks.dedupe.identity import assign_identity, drop_batch_duplicates
+from tasks.enrich.enricher import enricher_for
+from tasks.extract.read_files import discover_files, read_file
+from tasks.fetch.client import PoliteFetcher
+from tasks.fetch.discover import Link, dedupe_links
+from tasks.fetch.web import Discovery, discover, extraction_pool, fetch_articles, fetch_settings_for
 from tasks.models import Article, Skip
-from tasks.read_files import discover_files, read_file
 from tasks.report import RunReport
+from tasks.settings import Settings
 from tasks.sources import Source, load_sources
-from tasks.state import (
+from tasks.store.bulk import IndexReport, Rejection, index_articles, write_dead_letters
+from tasks.store.client import connect
+from tasks.store.setup import setup_indices
+from tasks.store.state import (
     UrlState,
     already_indexed,
     load_feed_states,
@@ -41,7 +42,6 @@ from tasks.state import (
     save_feed_states,
     save_robots,
 )
-from tasks.web import Discovery, discover, extraction_pool, fetch_articles, fetch_settings_for
 from tasks.window import DateWindow, links_in_window
 
 ALL_TIME = DateWindow()

@@ -9,13 +9,13 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from ceasefire.elastic import connect
-from ceasefire.index_setup import setup_indices
-from ceasefire.settings import Settings
 from flows.runtime import runtime_settings
-from tasks.enrich import enricher_for
+from tasks.enrich.enricher import enricher_for
 from tasks.rebuild import rebuild_hits
-from tasks.reindex import ReindexResult, reindex
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.reindex import ReindexResult, reindex
+from tasks.store.setup import setup_indices
 
 
 @task(cache_policy=NO_CACHE)  # not retried: a half-done copy is rolled back, rerun the flow

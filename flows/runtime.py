@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
 
-from ceasefire.settings import Settings
+from tasks.settings import Settings
 
 SECRET_BLOCKS = {"es_api_key": "CEASEFIRE_ES_API_KEY_BLOCK",
                  "es_password": "CEASEFIRE_ES_PASSWORD_BLOCK"}

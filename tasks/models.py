@@ -27,7 +27,7 @@ class Article:
 
     title: str
     body: str
-    # identity (filled by tasks.identity)
+    # identity (filled by tasks.dedupe.identity)
     id: str = ""
     url: str | None = None
     canonical_url: str | None = None
@@ -53,7 +53,7 @@ class Article:
     enrichment_version: str | None = None  # model + alias table + taxonomy that produced the above
     # dedup
     content_hash: str = ""
-    near_dup_bands: list[str] = field(default_factory=list)  # LSH band terms (tasks.near_dup)
+    near_dup_bands: list[str] = field(default_factory=list)  # LSH band terms (tasks.dedupe.near_dup)
     near_dup_sig: str = ""  # encoded MinHash signature, for verifying candidates
     near_dup_shingles: int = 0
     cluster_id: str | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tasks.index import IndexReport
 from tasks.models import Skip
+from tasks.store.bulk import IndexReport
 
 MAX_LISTED_SKIPS = 50
 

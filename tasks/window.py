@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from tasks.discover import Link
+from tasks.fetch.discover import Link
 from tasks.models import Article, Skip
 
 

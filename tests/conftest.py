@@ -13,9 +13,9 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from ceasefire import local_es
-from ceasefire.elastic import connect
-from ceasefire.index_setup import delete_all, setup_indices
-from ceasefire.settings import Settings
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.setup import delete_all, setup_indices
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -11,7 +11,7 @@ import pytest
 from benchmarks.syndication import load_stories
 from flows.backfill import backfill
 from flows.ingest import ingest_sources
-from tasks.discover import Link
+from tasks.fetch.discover import Link
 from tasks.models import Article
 from tasks.window import DateWindow, articles_in_window, links_in_window
 from tests.news_site import NewsSite, Page

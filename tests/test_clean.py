@@ -13,7 +13,7 @@ from tasks.clean import (
     normalize_text,
     repair_paragraphs,
 )
-from tasks.extract import parse_plain_text
+from tasks.extract.html import parse_plain_text
 from tasks.models import Article
 from tests.conftest import sample_text
 

@@ -13,10 +13,10 @@ from benchmarks.syndication import (
 )
 from ceasefire.search import search
 from flows.ingest import cluster_batch, index_batch, prepare_articles
-from tasks.dedupe import sign
-from tasks.extract import parse_plain_text
+from tasks.dedupe.clusters import sign
+from tasks.dedupe.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, signature
+from tasks.extract.html import parse_plain_text
 from tasks.models import Article
-from tasks.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, signature
 from tests.conftest import EXAMPLES
 
 STORIES = load_stories()
@@ -125,7 +125,7 @@ def test_clusters_across_runs_with_earliest_as_representative(ready_es, settings
 def test_same_clusters_in_any_order_and_on_rerun(es, settings, small_corpus):
     from dataclasses import replace
 
-    from ceasefire.index_setup import delete_all, setup_indices
+    from tasks.store.setup import delete_all, setup_indices
 
     setup_indices(es, settings)
     _ingest(settings, small_corpus, batch_size=100)

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 import index_mappings
-from ceasefire.settings import ES_VERSION, Settings
+from tasks.settings import ES_VERSION, Settings
 from tests.conftest import EXAMPLES, ROOT
 
 DEPLOY = ROOT / "deploy"

@@ -7,13 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from elasticsearch import BadRequestError
 
-from ceasefire.index_setup import articles_index_name, setup_indices
 from ceasefire.search import Filters, build_query, search
 from flows.ingest import prepare_articles
-from tasks.extract import parse_plain_text
-from tasks.identity import assign_identity
-from tasks.index import index_articles, write_dead_letters
+from tasks.dedupe.identity import assign_identity
+from tasks.extract.html import parse_plain_text
 from tasks.models import Article
+from tasks.store.bulk import index_articles, write_dead_letters
+from tasks.store.setup import articles_index_name, setup_indices
 from tests.conftest import EXAMPLES
 
 

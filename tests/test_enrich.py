@@ -11,8 +11,8 @@ import pytest
 from ceasefire.search import Filters, search
 from flows.ingest import ingest_files
 from tasks.clean import clean_article
-from tasks.enrich import ModelMissing, default_enricher, load_nlp
-from tasks.extract import parse_plain_text
+from tasks.enrich.enricher import ModelMissing, default_enricher, load_nlp
+from tasks.extract.html import parse_plain_text
 from tests.conftest import EXAMPLES, ROOT, sample_text
 
 

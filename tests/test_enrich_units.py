@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from tasks.canonical import clean_mention, country_code, load_alias_table, resolve_short_names, tokens
-from tasks.enrich import canonical_mentions, to_entities
-from tasks.language import detect_language
-from tasks.topics import classify, load_taxonomy
+from tasks.enrich.canonical import clean_mention, country_code, load_alias_table, resolve_short_names, tokens
+from tasks.enrich.enricher import canonical_mentions, to_entities
+from tasks.enrich.language import detect_language
+from tasks.enrich.topics import classify, load_taxonomy
 
 ACTORS = textwrap.dedent("""
     version: "test-1"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tasks.extract import ExtractionError, article_from_record, extract_html, published_from_metadata
+from tasks.extract.html import ExtractionError, article_from_record, extract_html, published_from_metadata
+from tasks.extract.read_files import decode_text, discover_files, read_file
 from tasks.models import Article, Skip
-from tasks.read_files import decode_text, discover_files, read_file
 from tests.conftest import FIXTURES
 
 HTML = FIXTURES / "html"
@@ -122,6 +122,6 @@ def test_decode_text_prefers_utf8_and_falls_back():
     ("<html><head></head><body></body></html>", None),
 ])
 def test_declared_language(markup, language):
-    from tasks.extract import page_metadata
+    from tasks.extract.html import page_metadata
 
     assert page_metadata(markup).language == language

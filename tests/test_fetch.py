@@ -25,7 +25,7 @@ import httpx
 import pytest
 import zstandard
 
-from tasks.fetch import (
+from tasks.fetch.client import (
     FetchResult,
     FetchSettings,
     PoliteFetcher,
@@ -36,7 +36,7 @@ from tasks.fetch import (
     parse_content_type,
     parse_retry_after,
 )
-from tasks.net_guard import (
+from tasks.fetch.net_guard import (
     AddressRefused,
     GuardedBackend,
     check_address,

@@ -6,9 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import index_mappings
-from tasks.identity import assign_identity, canonical_url, content_hash, drop_batch_duplicates
-from tasks.index import document_hash
+from tasks.dedupe.identity import assign_identity, canonical_url, content_hash, drop_batch_duplicates
 from tasks.models import Article, Entities
+from tasks.store.bulk import document_hash
 
 
 def test_canonical_url_drops_tracking_fragment_and_case():

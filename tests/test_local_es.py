@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ceasefire import local_es
-from ceasefire.elastic import connect
+from tasks.store.client import connect
 from tests.prefect_server import free_port
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("ELASTICSEARCH_URL")),

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from tasks.extract import parse_plain_text
-from tasks.plain_text import PlainTextError, parse_byline, split_dateline
+from tasks.extract.html import parse_plain_text
+from tasks.extract.plain_text import PlainTextError, parse_byline, split_dateline
 from tests.conftest import sample_text
 
 CRUFT = ["Listen to this article", "Loading audio...", "Open in app", "Disclaimer:",

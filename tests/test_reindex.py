@@ -6,12 +6,12 @@ import threading
 import time
 
 from benchmarks.syndication import build_corpus
-from ceasefire.index_setup import articles_index_name, setup_indices
 from flows.ingest import prepare_articles
 from flows.reindex import reindex_flow
-from tasks.index import index_articles
 from tasks.models import Article
-from tasks.reindex import reindex, rollback
+from tasks.store.bulk import index_articles
+from tasks.store.reindex import reindex, rollback
+from tasks.store.setup import articles_index_name, setup_indices
 
 
 def _articles(n_stories: int, seed: int) -> list[Article]:

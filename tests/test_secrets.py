@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from ceasefire.settings import Settings
 from flows.ingest import ingest_files
 from flows.runtime import runtime_settings
+from tasks.settings import Settings
 from tests.conftest import EXAMPLES
 
 API_KEY = "c2VrcmV0LWFwaS1rZXktNzcx"

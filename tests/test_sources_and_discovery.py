@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.discover import dedupe_links, parse_feed, parse_sitemap, parse_url_list
+from tasks.fetch.discover import dedupe_links, parse_feed, parse_sitemap, parse_url_list
+from tasks.fetch.web import fetch_settings_for, sane_published
 from tasks.sources import SourcesError, load_sources, parse_sources
-from tasks.state import UrlState
-from tasks.web import fetch_settings_for, sane_published
+from tasks.store.state import UrlState
 from tests.conftest import FIXTURES, ROOT
 
 FEEDS = FIXTURES / "feeds"
@@ -147,8 +147,8 @@ def test_atom_feed_and_sitemap_index_over_loopback_http():
     plain and a gzipped news sitemap (conditional requests: tests/test_web_ingest.py)."""
     import asyncio
 
-    from tasks.fetch import FetchSettings, PoliteFetcher
-    from tasks.web import discover
+    from tasks.fetch.client import FetchSettings, PoliteFetcher
+    from tasks.fetch.web import discover
     from tests.http_server import Server, page
 
     news = (FEEDS / "news_sitemap.xml").read_bytes()

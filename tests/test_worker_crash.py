@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks.syndication import build_corpus, load_stories
-from ceasefire.elastic import connect
-from ceasefire.index_setup import delete_all
 from flows.ingest import ingest_files
+from tasks.store.client import connect
+from tasks.store.setup import delete_all
 from tests.prefect_server import deploy_all, prefect_cli, prefect_server, start_worker, stop
 
 BATCH = 4

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ceasefire import progress
-from tasks.discover import Link, Listing, parse_feed, parse_sitemap, parse_url_list
-from tasks.extract import ExtractionError, extract_html
-from tasks.fetch import FetchResult, FetchSettings, PoliteFetcher
+from tasks import progress
+from tasks.extract.html import ExtractionError, extract_html
+from tasks.fetch.client import FetchResult, FetchSettings, PoliteFetcher
+from tasks.fetch.discover import Link, Listing, parse_feed, parse_sitemap, parse_url_list
 from tasks.models import Article, Skip
 from tasks.sources import Source
-from tasks.state import FeedState
+from tasks.store.state import FeedState
 
 LOGGER = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from tasks.clean import drop_cruft, is_title_repeat, text_key
-from tasks.dates import find_iso_datetimes, parse_date
+from tasks.extract.dates import find_iso_datetimes, parse_date
+from tasks.extract.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
 from tasks.models import Article
-from tasks.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
 
 LOGGER = logging.getLogger(__name__)
 

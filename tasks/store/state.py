@@ -11,7 +11,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from tasks.identity import url_id
+from tasks.dedupe.identity import url_id
 
 LOGGER = logging.getLogger(__name__)
 

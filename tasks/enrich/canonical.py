@@ -16,7 +16,9 @@ from pathlib import Path
 import pycountry
 import yaml
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "enrich_data"
+import enrich_data
+
+DATA_DIR = enrich_data.DATA_DIR
 KINDS = ("person", "organization", "group", "location")
 MAX_ALIAS_TOKENS = 6
 # Titles and honorifics that precede names in news copy; dropped before lookup.

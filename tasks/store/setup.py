@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from elasticsearch import BadRequestError, Elasticsearch
 
 import index_mappings
-from ceasefire.settings import Settings
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 

@@ -11,8 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ceasefire.settings import Settings
-from tasks.canonical import (
+from tasks.enrich.canonical import (
     Actor,
     AliasTable,
     clean_mention,
@@ -21,9 +20,10 @@ from tasks.canonical import (
     load_alias_table,
     resolve_short_names,
 )
-from tasks.language import detect_language
+from tasks.enrich.language import detect_language
+from tasks.enrich.topics import Taxonomy, classify, load_taxonomy
 from tasks.models import Article, Entities
-from tasks.topics import Taxonomy, classify, load_taxonomy
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from functools import cache
 import numpy as np
 from datasketch import MinHash
 
-from tasks.identity import normalized_for_hash
+from tasks.dedupe.identity import normalized_for_hash
 from tasks.models import Article
 
 SHINGLE_WORDS = 5

@@ -14,10 +14,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from tasks.dates import find_iso_datetimes
-from tasks.index import document_hash
-from tasks.models import Article
-from tasks.near_dup import (
+from tasks.dedupe.near_dup import (
     ClusterPlan,
     Member,
     Signature,
@@ -27,6 +24,9 @@ from tasks.near_dup import (
     rank_key,
     signature,
 )
+from tasks.extract.dates import find_iso_datetimes
+from tasks.models import Article
+from tasks.store.bulk import document_hash
 
 LOGGER = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from charset_normalizer import from_bytes
 
-from tasks.extract import ExtractionError, PlainTextError, article_from_record, extract_html
+from tasks.extract.html import ExtractionError, PlainTextError, article_from_record, extract_html
+from tasks.extract.plain_text import parse_plain_text
 from tasks.models import Article, Skip
-from tasks.plain_text import parse_plain_text
 
 LOGGER = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tasks.clean import is_cruft_line, is_title_repeat, normalize_line, normalize_text, text_key
-from tasks.dates import as_aware, find_iso_datetimes, labelled_dates, parse_human_date
+from tasks.extract.dates import as_aware, find_iso_datetimes, labelled_dates, parse_human_date
 from tasks.models import Article
 
 MAX_TITLE_CHARS = 400

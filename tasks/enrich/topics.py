@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks.canonical import DATA_DIR, tokens
+from tasks.enrich.canonical import DATA_DIR, tokens
 
 CONFLICT_MIN_SCORE = 2.0  # a naming phrase, or two pieces of evidence (actors, places)
 TOPIC_MIN_HITS = 1

@@ -18,7 +18,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 import index_mappings
-from ceasefire.settings import Settings
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 CHUNK = 1000

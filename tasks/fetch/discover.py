@@ -14,8 +14,8 @@ from email.utils import parsedate_to_datetime
 import feedparser
 from lxml import etree
 
-from tasks.dates import find_iso_datetimes, parse_date
-from tasks.identity import canonical_url
+from tasks.dedupe.identity import canonical_url
+from tasks.extract.dates import find_iso_datetimes, parse_date
 
 LOGGER = logging.getLogger(__name__)
 

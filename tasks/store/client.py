@@ -7,7 +7,7 @@ import logging
 from elasticsearch import Elasticsearch
 
 from ceasefire import local_es
-from ceasefire.settings import Settings
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 

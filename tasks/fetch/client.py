@@ -5,7 +5,7 @@
 port): at most `per_host_concurrency` requests in flight, request starts at least
 max(min_interval, Crawl-delay) apart, robots.txt (RFC 9309) obeyed, 429/5xx retried with
 jittered backoff and Retry-After honoured host-wide. Safety: every connection goes through the
-SSRF guard (tasks.net_guard), redirects are followed by hand so each hop is re-checked, and a
+SSRF guard (tasks.fetch.net_guard), redirects are followed by hand so each hop is re-checked, and a
 body is decoded here with bounded output, so neither a huge page nor a decompression bomb can
 cost more than about `max_bytes` of memory.
 """
@@ -34,7 +34,13 @@ import httpx
 import zstandard
 from protego import Protego
 
-from tasks.net_guard import AddressRefused, IPNetwork, allow_networks_from_env, check_url, guarded_transport
+from tasks.fetch.net_guard import (
+    AddressRefused,
+    IPNetwork,
+    allow_networks_from_env,
+    check_url,
+    guarded_transport,
+)
 
 LOGGER = logging.getLogger(__name__)
 
