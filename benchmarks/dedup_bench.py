@@ -16,11 +16,18 @@ import statistics
 import time
 import uuid
 from collections import Counter
-from dataclasses import replace
 
 from elasticsearch import Elasticsearch, helpers
 
-from benchmarks.syndication import (
+from tasks.dedupe.clusters import dedupe_batch, sign
+from tasks.dedupe.identity import assign_identity
+from tasks.models import Article
+from tasks.prepare import prepare_articles
+from tasks.settings import Settings
+from tasks.store.client import connect
+from tasks.store.setup import delete_all, setup_indices
+from tasks.store.write import write_batch
+from testkit.syndication import (
     LabelledArticle,
     build_corpus,
     load_stories,
@@ -28,13 +35,6 @@ from benchmarks.syndication import (
     predicted_pairs,
     true_pairs,
 )
-from flows.ingest import cluster_batch, index_batch, prepare_articles
-from tasks.dedupe.clusters import dedupe_batch, sign
-from tasks.dedupe.identity import assign_identity
-from tasks.models import Article
-from tasks.settings import Settings
-from tasks.store.client import connect
-from tasks.store.setup import delete_all, setup_indices
 
 BATCH = 50
 
@@ -52,10 +52,11 @@ def _ingest(settings: Settings, corpus: list[LabelledArticle]) -> tuple[int, int
     """Run the flow's cluster and index steps in batches; return (created, unchanged)."""
     created = unchanged = 0
     articles = _articles(corpus)
+    es = connect(settings)
     for i in range(0, len(articles), BATCH):
         batch = articles[i:i + BATCH]
-        plan = cluster_batch.fn(batch, settings).plan
-        report = index_batch.fn(batch, plan.relabel, settings)
+        plan = dedupe_batch(es, settings.read_alias, batch).plan
+        report = write_batch(es, settings, batch, plan.relabel)
         created, unchanged = created + report.created, unchanged + report.unchanged
     return created, unchanged
 
@@ -69,7 +70,7 @@ def _clusters(es: Elasticsearch, settings: Settings) -> dict[str, tuple[str, str
 
 
 def _fresh(base: Settings, es: Elasticsearch) -> Settings:
-    settings = replace(base, index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    settings = base.replace(index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
     setup_indices(es, settings)
     return settings
 

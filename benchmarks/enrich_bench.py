@@ -19,10 +19,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from benchmarks.syndication import load_stories
 from tasks.clean import clean_article
 from tasks.enrich.enricher import default_enricher
 from tasks.models import Article
+from testkit.syndication import load_stories
 
 EVAL = Path(__file__).resolve().parent / "enrich_eval" / "articles.jsonl"
 KINDS = ("persons", "organizations", "groups", "locations")

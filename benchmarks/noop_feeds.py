@@ -14,15 +14,14 @@ import os
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from benchmarks.syndication import load_stories
 from tasks.settings import Settings
 from tasks.store.client import connect
 from tasks.store.setup import delete_all
-from tests.news_site import NewsSite, Page
+from testkit.news_site import NewsSite, Page
+from testkit.syndication import load_stories
 
 
 def build_sites(feeds: int, pages: int) -> list[NewsSite]:
@@ -47,7 +46,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     prefix = f"bench-noop-{uuid.uuid4().hex[:6]}"
     os.environ["CEASEFIRE_INDEX_PREFIX"] = prefix
-    settings = replace(Settings.from_env(), index_prefix=prefix)
+    settings = Settings.from_env().replace(index_prefix=prefix)
     from flows.ingest import ingest_sources  # after the environment is set
 
     sites = build_sites(args.feeds, args.pages)

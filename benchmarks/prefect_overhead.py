@@ -19,13 +19,17 @@ import statistics
 import tempfile
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
-from benchmarks.syndication import build_corpus
+from tasks.dedupe.clusters import dedupe_batch
+from tasks.enrich.enricher import enricher_for
+from tasks.extract.read_files import read_paths
+from tasks.prepare import prepare_articles
 from tasks.settings import Settings
 from tasks.store.client import connect
-from tasks.store.setup import delete_all
+from tasks.store.setup import delete_all, setup_indices
+from tasks.store.write import write_batch
+from testkit.syndication import build_corpus
 
 
 def write_corpus(folder: Path, size: int) -> None:
@@ -45,17 +49,17 @@ def write_corpus(folder: Path, size: int) -> None:
 
 
 def plain_ingest(paths: list[str], settings: Settings, batch_size: int) -> int:
-    """`ingest_files` without Prefect: the same task functions, called directly."""
-    from flows.ingest import cluster_batch, enrich_batch, ensure_indices, index_batch, prepare, read_inputs
-
-    ensure_indices.fn(settings)
-    articles, _ = read_inputs.fn(paths)
-    ready, _ = prepare.fn(articles)
+    """`ingest_files` without Prefect: the same pipeline functions, called directly."""
+    es = connect(settings)
+    setup_indices(es, settings)
+    articles, _ = read_paths(paths)
+    ready, _ = prepare_articles(articles)
+    enricher = enricher_for(settings)
     created = 0
     for start in range(0, len(ready), batch_size):
-        batch = enrich_batch.fn(ready[start:start + batch_size], settings)
-        clusters = cluster_batch.fn(batch, settings)
-        created += index_batch.fn(batch, clusters.plan.relabel, settings).created
+        batch = enricher.enrich(ready[start:start + batch_size])
+        clusters = dedupe_batch(es, settings.read_alias, batch)
+        created += write_batch(es, settings, batch, clusters.plan.relabel).created
     return created
 
 
@@ -67,7 +71,7 @@ def flow_ingest(paths: list[str], settings: Settings, batch_size: int) -> int:
 
 def timed(run, paths: list[str], base: Settings, batch_size: int, expected: int) -> float:
     """Seconds for one run into a fresh prefix (the prefix is deleted afterwards)."""
-    settings = replace(base, index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
+    settings = base.replace(index_prefix=f"bench-{uuid.uuid4().hex[:8]}")
     os.environ["CEASEFIRE_INDEX_PREFIX"] = settings.index_prefix  # the flow reads the env
     try:
         started = time.perf_counter()

@@ -17,12 +17,12 @@ import time
 from concurrent.futures import Executor
 
 from benchmarks.extraction_bench import load_corpus
+from tasks.dedupe.identity import dedupe_links
 from tasks.fetch.client import FetchSettings, PoliteFetcher
-from tasks.fetch.discover import dedupe_links
 from tasks.fetch.web import discover, extraction_pool, fetch_articles
 from tasks.models import Article
 from tasks.sources import parse_sources
-from tests.http_server import Server, page
+from testkit.http_server import Server, page
 
 
 def main() -> None:

@@ -20,9 +20,9 @@ from rich.text import Text
 from ceasefire import local_es
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
 from tasks import progress
-from tasks.settings import Settings
+from tasks.settings import Settings, SettingsError
 from tasks.sources import SourcesError, load_sources
-from tasks.store.client import NoElasticsearch, connect
+from tasks.store.client import NoElasticsearch, open_cluster
 from tasks.store.reindex import ReindexError
 from tasks.store.setup import SetupError, setup_indices
 
@@ -56,7 +56,7 @@ def _cmd_es(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_setup(args: argparse.Namespace, settings: Settings) -> int:
-    result = setup_indices(connect(settings), settings)
+    result = setup_indices(open_cluster(settings), settings)
     console.print(f"index {result.index} ready behind {settings.read_alias} / "
                   f"{settings.write_alias}; English stemming: "
                   f"{'yes' if result.stemming else 'not available on this cluster'}")
@@ -135,7 +135,7 @@ def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     if args.rollback:
         from tasks.store.reindex import rollback
 
-        rollback(connect(settings), settings, args.rollback)
+        rollback(open_cluster(settings), settings, args.rollback)
         console.print(f"{settings.read_alias} and {settings.write_alias} -> {args.rollback}")
         return 0
     from flows.reindex import reindex_flow  # Prefect is slow to import: only when needed
@@ -201,7 +201,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                       conflict=args.conflict or [], topic=args.topic or [],
                       person=args.person or [],
                       published_from=args.date_from, published_to=args.date_to)
-    result = search(connect(settings), settings.read_alias, args.query, filters, args.size,
+    result = search(open_cluster(settings), settings.read_alias, args.query, filters, args.size,
                     collapse=args.collapse)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -216,9 +216,9 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     _cmd_setup(args, settings)
     report = _run_ingest([str(args.path)], 500)
     _print_report(report, False)
-    result = search(connect(settings), settings.read_alias, args.query)
+    result = search(open_cluster(settings), settings.read_alias, args.query)
     print_results(result, args.query)
-    count = connect(settings).count(index=settings.read_alias)["count"]
+    count = open_cluster(settings).count(index=settings.read_alias)["count"]
     console.print(f"\nthe index now holds {count} articles. Try: ceasefire search \"ceasefire\""
                   + ("" if settings.es_url else "; stop the node with: ceasefire es stop"))
     return 0
@@ -306,10 +306,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     for noisy in ("elastic_transport", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    settings = Settings.from_env()
     try:
-        return args.func(args, settings)
-    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError) as exc:
+        return args.func(args, Settings.from_env())
+    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError,
+            SettingsError) as exc:
         err.print(f"[red]error:[/] {exc}")
         return 2
 

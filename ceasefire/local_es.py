@@ -98,11 +98,6 @@ def layout(settings: Settings) -> Layout:
     return Layout(settings.home, settings.local_es_version)
 
 
-def local_url(settings: Settings) -> str:
-    """The HTTP address of the local node."""
-    return f"http://127.0.0.1:{settings.local_port}"
-
-
 # --- provisioning -----------------------------------------------------------------------------
 
 
@@ -288,7 +283,7 @@ def _port_in_use(port: int) -> bool:
 def status(settings: Settings, timeout: float = 2.0) -> NodeStatus:
     """Whether the local node runs, where, and its health (asked with `timeout` seconds)."""
     lay = layout(settings)
-    url = local_url(settings)
+    url = settings.local_url
     pid = _read_pid(lay)
     health = _health(url, timeout) if pid else None
     return NodeStatus(bool(pid and health), url, pid, health, settings.home)
@@ -355,9 +350,9 @@ def _wait_healthy(settings: Settings, pid: int, timeout: float) -> NodeStatus:
     while time.monotonic() < deadline:
         if not _pid_alive(pid):
             raise LocalESError("Elasticsearch exited while starting.\n" + _log_tail(lay))
-        health = _health(local_url(settings))
+        health = _health(settings.local_url)
         if health in ("green", "yellow"):
-            return NodeStatus(True, local_url(settings), pid, health, settings.home)
+            return NodeStatus(True, settings.local_url, pid, health, settings.home)
         time.sleep(0.5)
     raise LocalESError(f"Elasticsearch did not become healthy in {timeout:.0f}s.\n" + _log_tail(lay))
 

@@ -4,13 +4,14 @@ Run from the repository root:
 
     .venv/bin/python enrich_data/check_data.py [--taxonomy PATH] [--actors PATH]
 
-Checks the schema (required keys, allowed kinds and roles, ISO 3166-1 alpha-2 codes via
-pycountry, version strings), that every topic and conflict has patterns in all languages,
-the pattern syntax (lower case, a trailing ``*`` only, word characters at both ends, the
-right script per language), that no alias is used by two entries or equals another entry's
-canonical name, that no bare surname is shared by two persons, and that every place/actor
-named by a conflict exists in actors.yaml with the right kind. Prints counts; exits 1 when
-there are errors (warnings alone do not fail).
+Loads both files through the schema (enrich_data/schema.py: required keys, allowed kinds and
+roles, ISO 3166-1 alpha-2 codes via pycountry, version strings, patterns in every language),
+then checks what a single record cannot show: the pattern syntax (lower case, a trailing
+``*`` only, word characters at both ends, the right script per language), that no alias is
+used by two entries or equals another entry's canonical name, that no bare surname is shared
+by two persons, that no label is used twice, and that every place/actor named by a conflict
+exists in actors.yaml with the right kind. Prints counts; exits 1 when there are errors
+(warnings alone do not fail).
 """
 
 from __future__ import annotations
@@ -20,32 +21,29 @@ import re
 import sys
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
-import pycountry
-import yaml
+if __package__ in (None, ""):  # run as a script: python enrich_data/check_data.py
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from enrich_data.schema import (
+    KINDS,
+    LANGUAGES,
+    ROLES,
+    ActorEntry,
+    ActorsFile,
+    Language,
+    ReferenceDataError,
+    TaxonomyFile,
+    load_actors,
+    load_taxonomy_file,
+)
 
 HERE = Path(__file__).resolve().parent
-
-LANGUAGES = ["en", "fr", "de", "es", "ru", "uk", "ar"]
-KINDS = ("person", "organization", "group", "location")
-ROLES = (
-    "head-of-state",
-    "head-of-government",
-    "minister",
-    "envoy",
-    "mediator",
-    "military",
-    "spokesperson",
-    "official",
-)
-ENTRY_KEYS_REQUIRED = ("name", "kind", "country", "aliases")
-ENTRY_KEYS_OPTIONAL = ("role", "aliases_exact")
-MIN_PATTERNS = 3  # per language, for ceasefire_terms, every topic and every conflict
 MIN_WILDCARD_STEM = 3  # letters before a trailing "*"
-VERSION_RE = re.compile(r"^\d{4}\.(0[1-9]|1[0-2])\.\d+$")
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+T = TypeVar("T")
 
 # Typographic apostrophes and dashes the matcher is expected to fold to ASCII.
 _FOLD = str.maketrans(
@@ -82,19 +80,17 @@ DEMONYMS = {
 }
 
 
-def fold(text: str) -> str:
-    """The comparison key for aliases: NFC, ASCII apostrophes/dashes, no Arabic marks,
-    collapsed whitespace, case-folded."""
-    text = unicodedata.normalize("NFC", text).translate(_FOLD)
-    text = _ARABIC_MARKS.sub("", text)
-    return " ".join(text.split()).casefold()
-
-
 def fold_exact(text: str) -> str:
-    """Like fold() but keeping case (for aliases_exact)."""
+    """The comparison key for aliases_exact: NFC, ASCII apostrophes/dashes, no Arabic marks,
+    collapsed whitespace."""
     text = unicodedata.normalize("NFC", text).translate(_FOLD)
     text = _ARABIC_MARKS.sub("", text)
     return " ".join(text.split())
+
+
+def fold(text: str) -> str:
+    """The comparison key for aliases: fold_exact(), case-folded."""
+    return fold_exact(text).casefold()
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -118,34 +114,24 @@ class Report:
         self.warnings.append(msg)
 
 
-def load_yaml(path: Path, rep: Report) -> Any:
+def load(loader: Callable[[Path], T], path: Path, rep: Report) -> T | None:
+    """A file loaded through the schema, or None with its problems reported."""
     try:
-        with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+        return loader(path)
     except FileNotFoundError:
         rep.error(f"{path}: file not found")
-    except yaml.YAMLError as exc:
-        rep.error(f"{path}: invalid YAML: {exc}")
+    except ReferenceDataError as exc:
+        for message in exc.messages:
+            rep.error(message)
     return None
-
-
-def check_version(where: str, value: Any, rep: Report) -> str | None:
-    if not isinstance(value, str) or not VERSION_RE.match(value):
-        rep.error(f"{where}: version must be a quoted string YYYY.MM.N, got {value!r}")
-        return None
-    return value
 
 
 # ----------------------------------------------------------------------------- taxonomy
 
 
-def check_pattern(where: str, lang: str, pat: Any, rep: Report) -> bool:
-    if not isinstance(pat, str) or not pat:
-        rep.error(f"{where}: pattern must be a non-empty string, got {pat!r}")
-        return False
+def check_pattern(where: str, lang: str, pat: str, rep: Report) -> bool:
+    """Reports what is wrong with one pattern (its whitespace is the schema's); True if nothing."""
     problems = []
-    if pat != pat.strip() or "  " in pat or "\t" in pat or "\n" in pat:
-        problems.append("stray whitespace")
     if pat != pat.lower():
         problems.append("not lower-case")
     if pat != unicodedata.normalize("NFC", pat):
@@ -194,201 +180,69 @@ def check_pattern(where: str, lang: str, pat: Any, rep: Report) -> bool:
     return not problems
 
 
-def check_pattern_block(where: str, block: Any, languages: list[str], rep: Report,
-                        counts: Counter[str]) -> dict[str, list[str]]:
-    """A {lang: [patterns]} mapping; returns the valid patterns per language."""
-    out: dict[str, list[str]] = {}
-    if not isinstance(block, dict):
-        rep.error(f"{where}: must be a mapping language -> list of patterns")
-        return out
-    for lang in block:
-        if lang not in languages:
-            rep.error(f"{where}: unknown language {lang!r}")
-    for lang in languages:
-        pats = block.get(lang)
-        if not isinstance(pats, list) or not pats:
-            rep.error(f"{where}: no patterns for language {lang!r}")
-            continue
-        if len(pats) < MIN_PATTERNS:
-            rep.error(f"{where}.{lang}: only {len(pats)} patterns (need >= {MIN_PATTERNS})")
-        seen: set[str] = set()
-        good = []
-        for pat in pats:
-            if not check_pattern(f"{where}.{lang}", lang, pat, rep):
-                continue
-            if pat in seen:
-                rep.error(f"{where}.{lang}: duplicate pattern {pat!r}")
-                continue
-            seen.add(pat)
-            good.append(pat)
+def check_patterns(where: str, block: Mapping[Language, list[str]], rep: Report,
+                   counts: Counter[str]) -> dict[str, list[str]]:
+    """The syntax of a {lang: [patterns]} block; returns the valid patterns per language."""
+    good: dict[str, list[str]] = {}
+    for lang, pats in block.items():
         counts[lang] += len(pats)
-        out[lang] = good
-    return out
+        good[lang] = [pat for pat in pats if check_pattern(f"{where}.{lang}", lang, pat, rep)]
+    return good
 
 
-def check_taxonomy(tax: Any, rep: Report) -> dict[str, Any]:
-    stats: dict[str, Any] = {
-        "version": None, "topics": 0, "conflicts": 0,
-        "patterns": {"ceasefire_terms": Counter(), "topics": Counter(), "conflicts": Counter()},
-        "refs": [],
-    }
-    if not isinstance(tax, dict):
-        rep.error("taxonomy: top level must be a mapping")
-        return stats
-    for key in tax:
-        if key not in ("version", "languages", "ceasefire_terms", "topics", "conflicts"):
-            rep.error(f"taxonomy: unknown top-level key {key!r}")
-    stats["version"] = check_version("taxonomy", tax.get("version"), rep)
-
-    languages = tax.get("languages")
-    if not isinstance(languages, list) or sorted(map(str, languages)) != sorted(LANGUAGES):
-        rep.error(f"taxonomy.languages must be exactly {LANGUAGES}, got {languages!r}")
-        languages = LANGUAGES
-
-    check_pattern_block("taxonomy.ceasefire_terms", tax.get("ceasefire_terms"), languages, rep,
-                        stats["patterns"]["ceasefire_terms"])
-
+def check_taxonomy(tax: TaxonomyFile, rep: Report) -> dict[str, Counter[str]]:
+    """Pattern syntax, labels used twice, patterns shared by several topics/conflicts;
+    returns the number of patterns per section and language."""
+    counts: dict[str, Counter[str]] = {"ceasefire_terms": Counter(), "topics": Counter(),
+                                       "conflicts": Counter()}
+    check_patterns("taxonomy.ceasefire_terms", tax.ceasefire_terms, rep, counts["ceasefire_terms"])
     where_used: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for section, extra_keys in (("topics", ()), ("conflicts", ("places", "actors"))):
-        items = tax.get(section)
-        if not isinstance(items, dict) or not items:
-            rep.error(f"taxonomy.{section}: must be a non-empty mapping")
-            continue
-        stats[section] = len(items)
+    for section, items in (("topics", tax.topics), ("conflicts", tax.conflicts)):
         labels: dict[str, str] = {}
         for key, item in items.items():
             where = f"taxonomy.{section}.{key}"
-            if not isinstance(key, str) or not SLUG_RE.match(key):
-                rep.error(f"{where}: key must be a lower-case slug (a-z, 0-9, '-')")
-            if not isinstance(item, dict):
-                rep.error(f"{where}: must be a mapping")
-                continue
-            allowed = {"label", "patterns", *extra_keys}
-            for k in item:
-                if k not in allowed:
-                    rep.error(f"{where}: unknown key {k!r}")
-            for k in allowed:
-                if k not in item:
-                    rep.error(f"{where}: missing key {k!r}")
-            label = item.get("label")
-            if not isinstance(label, str) or not label.strip():
-                rep.error(f"{where}: label must be a non-empty string")
-            elif label in labels:
-                rep.error(f"{where}: label {label!r} already used by {labels[label]}")
+            if item.label in labels:
+                rep.error(f"{where}: label {item.label!r} already used by {labels[item.label]}")
             else:
-                labels[label] = key
-            good = check_pattern_block(f"{where}.patterns", item.get("patterns"), languages,
-                                       rep, stats["patterns"][section])
+                labels[item.label] = key
+            good = check_patterns(f"{where}.patterns", item.patterns, rep, counts[section])
             for lang, pats in good.items():
                 for pat in pats:
                     where_used[(lang, pat)].append(f"{section}.{key}")
-            for ref_key, want in (("places", "location"), ("actors", "non-location")):
-                if ref_key not in extra_keys:
-                    continue
-                refs = item.get(ref_key)
-                if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
-                    rep.error(f"{where}.{ref_key}: must be a list of canonical names")
-                    continue
-                for name, n in Counter(refs).items():
-                    if n > 1:
-                        rep.error(f"{where}.{ref_key}: {name!r} listed {n} times")
-                for name in dict.fromkeys(refs):
-                    stats["refs"].append((where, ref_key, name, want, key))
     for (lang, pat), users in sorted(where_used.items()):
         if len(users) > 1:
             rep.warn(f"taxonomy: {lang} pattern {pat!r} is used by {', '.join(users)}")
-    return stats
+    return counts
 
 
 # ----------------------------------------------------------------------------- actors
 
 
-def check_actors(data: Any, rep: Report) -> dict[str, Any]:
-    stats: dict[str, Any] = {"version": None, "kinds": Counter(), "roles": Counter(),
-                             "aliases": 0, "by_name": {}}
-    if not isinstance(data, dict):
-        rep.error("actors: top level must be a mapping")
-        return stats
-    for key in data:
-        if key not in ("version", "entries"):
-            rep.error(f"actors: unknown top-level key {key!r}")
-    stats["version"] = check_version("actors", data.get("version"), rep)
-    entries = data.get("entries")
-    if not isinstance(entries, list) or not entries:
-        rep.error("actors.entries: must be a non-empty list")
-        return stats
-
-    owner: dict[str, str] = {}  # folded name/alias -> canonical name that owns it
+def check_actors(act: ActorsFile, rep: Report) -> list[ActorEntry]:
+    """Names and aliases across entries; returns the entries with a name of their own."""
     names: dict[str, str] = {}  # folded canonical name -> canonical name
-    surnames: dict[str, set[str]] = defaultdict(set)  # folded last token -> persons
-    bare_aliases: list[tuple[str, str]] = []  # (person, folded single-token alias)
-
-    valid = []
-    for i, entry in enumerate(entries):
-        where = f"actors.entries[{i}]"
-        if not isinstance(entry, dict):
-            rep.error(f"{where}: must be a mapping")
-            continue
-        name = entry.get("name")
-        if isinstance(name, str) and name.strip():
-            where = f"actors[{name}]"
-        for k in ENTRY_KEYS_REQUIRED:
-            if k not in entry:
-                rep.error(f"{where}: missing key {k!r}")
-        for k in entry:
-            if k not in ENTRY_KEYS_REQUIRED + ENTRY_KEYS_OPTIONAL:
-                rep.error(f"{where}: unknown key {k!r}")
-        if not isinstance(name, str) or not name.strip() or name != name.strip():
-            rep.error(f"{where}: name must be a non-empty string without surrounding spaces")
-            continue
-        kind = entry.get("kind")
-        if kind not in KINDS:
-            rep.error(f"{where}: kind must be one of {KINDS}, got {kind!r}")
-        role = entry.get("role")
-        if kind == "person":
-            if role not in ROLES:
-                rep.error(f"{where}: person role must be one of {ROLES}, got {role!r}")
-            else:
-                stats["roles"][role] += 1
-        elif role is not None:
-            rep.error(f"{where}: only persons have a role")
-        country = entry.get("country")
-        if country is not None and (
-                not isinstance(country, str) or not re.fullmatch(r"[A-Z]{2}", country)
-                or pycountry.countries.get(alpha_2=country) is None):
-            rep.error(f"{where}: country {country!r} is not an ISO 3166-1 alpha-2 code")
-        aliases = entry.get("aliases")
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            rep.error(f"{where}: aliases must be a list of strings")
-            aliases = []
-        exact = entry.get("aliases_exact", [])
-        if not isinstance(exact, list) or not all(isinstance(a, str) for a in exact):
-            rep.error(f"{where}: aliases_exact must be a list of strings")
-            exact = []
-        for a in exact:
-            if fold(a) == fold_exact(a) and a != name:
+    valid: list[ActorEntry] = []
+    for entry in act.entries:
+        where = f"actors[{entry.name}]"
+        for a in entry.aliases_exact:
+            if fold(a) == fold_exact(a) and a != entry.name:
                 rep.warn(f"{where}: aliases_exact {a!r} is lower-case; a plain alias would do")
-
-        key = fold(name)
+        key = fold(entry.name)
         if key in names:
             rep.error(f"{where}: canonical name duplicates {names[key]!r}")
             continue
-        names[key] = name
-        stats["kinds"][kind] += 1
-        stats["aliases"] += len(aliases) + len(exact)
-        stats["by_name"][name] = kind
-        valid.append((where, name, kind, aliases, exact))
+        names[key] = entry.name
+        valid.append(entry)
 
     # Ownership: canonical names first, so an alias equal to another entry's name is caught.
-    for _where, name, _kind, _aliases, _exact in valid:
-        owner[fold(name)] = name
-    for where, name, kind, aliases, exact in valid:
+    owner = dict(names)  # folded name/alias -> canonical name that owns it
+    surnames: dict[str, set[str]] = defaultdict(set)  # folded last token -> persons
+    bare_aliases: list[tuple[str, str]] = []  # (person, folded single-token alias)
+    for entry in valid:
+        where, name = f"actors[{entry.name}]", entry.name
         seen: set[str] = {fold(name)}
-        for alias in [*aliases, *exact]:
-            if not alias.strip() or alias != alias.strip() or "  " in alias:
-                rep.error(f"{where}: alias {alias!r} is empty or has stray whitespace")
-                continue
-            if alias in exact and fold_exact(alias) == fold_exact(name):
+        for alias in [*entry.aliases, *entry.aliases_exact]:
+            if alias in entry.aliases_exact and fold_exact(alias) == fold_exact(name):
                 continue  # the canonical name itself is to be matched case-sensitively
             key = fold(alias)
             if key in seen:
@@ -403,14 +257,14 @@ def check_actors(data: Any, rep: Report) -> dict[str, Any]:
                     rep.error(f"{where}: alias {alias!r} is also an alias of {other!r}")
                 continue
             owner[key] = name
-            if kind == "location" and key in DEMONYMS:
+            if entry.kind == "location" and key in DEMONYMS:
                 rep.error(f"{where}: {alias!r} is a demonym, not a place alias")
-        if kind == "person":
-            for full in [name, *aliases]:
+        if entry.kind == "person":
+            for full in [name, *entry.aliases]:
                 tokens = fold(full).split()
                 if len(tokens) > 1:
                     surnames[tokens[-1]].add(name)
-            for alias in aliases:
+            for alias in entry.aliases:
                 tokens = fold(alias).split()
                 if len(tokens) == 1:
                     bare_aliases.append((name, tokens[0]))
@@ -419,7 +273,27 @@ def check_actors(data: Any, rep: Report) -> dict[str, Any]:
         if others:
             rep.error(f"actors[{person}]: bare surname alias {token!r} is ambiguous with "
                       f"{', '.join(sorted(others))}")
-    return stats
+    return valid
+
+
+def check_references(tax: TaxonomyFile, kinds: dict[str, str], rep: Report) -> None:
+    """Every place/actor of a conflict is a canonical name of the right kind."""
+    pointed: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for key, conflict in tax.conflicts.items():
+        for ref_key, refs in (("places", conflict.places), ("actors", conflict.actors)):
+            where = f"taxonomy.conflicts.{key}.{ref_key}"
+            for name in refs:
+                kind = kinds.get(name)
+                if kind is None:
+                    rep.error(f"{where}: {name!r} is not a canonical name in actors.yaml")
+                elif ref_key == "places" and kind != "location":
+                    rep.error(f"{where}: {name!r} is a {kind}, expected a location")
+                elif ref_key == "actors" and kind == "location":
+                    rep.error(f"{where}: {name!r} is a location; put it under places")
+                pointed[(ref_key, name)].append(key)
+    for (ref_key, name), conflicts in sorted(pointed.items()):
+        if len(conflicts) > 1:
+            rep.warn(f"{ref_key} {name!r} points to several conflicts: {conflicts}")
 
 
 # ----------------------------------------------------------------------------- main
@@ -433,42 +307,33 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     rep = Report()
-    tax = load_yaml(args.taxonomy, rep)
-    act = load_yaml(args.actors, rep)
-    tstats = check_taxonomy(tax, rep) if tax is not None else None
-    astats = check_actors(act, rep) if act is not None else None
+    tax = load(load_taxonomy_file, args.taxonomy, rep)
+    act = load(load_actors, args.actors, rep)
+    counts = check_taxonomy(tax, rep) if tax else None
+    entries = check_actors(act, rep) if act else None
 
-    if tstats and astats:
-        pointed: dict[tuple[str, str], list[str]] = defaultdict(list)
-        for where, ref_key, name, want, conflict in tstats["refs"]:
-            kind = astats["by_name"].get(name)
-            if kind is None:
-                rep.error(f"{where}.{ref_key}: {name!r} is not a canonical name in actors.yaml")
-            elif want == "location" and kind != "location":
-                rep.error(f"{where}.{ref_key}: {name!r} is a {kind}, expected a location")
-            elif want != "location" and kind == "location":
-                rep.error(f"{where}.{ref_key}: {name!r} is a location; put it under places")
-            pointed[(ref_key, name)].append(conflict)
-        for (ref_key, name), conflicts in sorted(pointed.items()):
-            if len(conflicts) > 1:
-                rep.warn(f"{ref_key} {name!r} points to several conflicts: {conflicts}")
-        if tstats["version"] and astats["version"] and tstats["version"] != astats["version"]:
-            rep.warn(f"versions differ: taxonomy {tstats['version']} / actors {astats['version']}")
+    if tax and act and entries is not None:
+        check_references(tax, {e.name: e.kind for e in entries}, rep)
+        if tax.version != act.version:
+            rep.warn(f"versions differ: taxonomy {tax.version} / actors {act.version}")
 
-    if tstats:
-        print(f"taxonomy.yaml  version {tstats['version']}: {tstats['topics']} topics, "
-              f"{tstats['conflicts']} conflicts")
+    if tax and counts:
+        print(f"taxonomy.yaml  version {tax.version}: {len(tax.topics)} topics, "
+              f"{len(tax.conflicts)} conflicts")
         print(f"  patterns per language  {'ceasefire':>9} {'topics':>7} {'conflicts':>9} {'total':>6}")
         for lang in LANGUAGES:
-            c = [tstats["patterns"][s][lang] for s in ("ceasefire_terms", "topics", "conflicts")]
+            c = [counts[s][lang] for s in ("ceasefire_terms", "topics", "conflicts")]
             print(f"    {lang:<20} {c[0]:>9} {c[1]:>7} {c[2]:>9} {sum(c):>6}")
-        total = sum(sum(tstats["patterns"][s].values()) for s in tstats["patterns"])
+        total = sum(sum(c.values()) for c in counts.values())
         print(f"    {'all':<20} {'':>9} {'':>7} {'':>9} {total:>6}")
-    if astats:
-        kinds = ", ".join(f"{k}: {astats['kinds'][k]}" for k in KINDS)
-        print(f"actors.yaml    version {astats['version']}: "
-              f"{sum(astats['kinds'].values())} entries ({kinds}), {astats['aliases']} aliases")
-        roles = ", ".join(f"{r}: {astats['roles'][r]}" for r in ROLES if astats["roles"][r])
+    if act and entries is not None:
+        kind_counts: Counter[str] = Counter(e.kind for e in entries)
+        role_counts: Counter[str] = Counter(e.role for e in entries if e.role)
+        aliases = sum(len(e.aliases) + len(e.aliases_exact) for e in entries)
+        kinds = ", ".join(f"{k}: {kind_counts[k]}" for k in KINDS)
+        print(f"actors.yaml    version {act.version}: "
+              f"{len(entries)} entries ({kinds}), {aliases} aliases")
+        roles = ", ".join(f"{r}: {role_counts[r]}" for r in ROLES if role_counts[r])
         print(f"  person roles: {roles}")
 
     if rep.warnings and not args.quiet:

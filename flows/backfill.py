@@ -9,9 +9,9 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.ingest import enabled_sources, gather_inputs, index_gathered, ingest_run
+from flows.ingest import gather_inputs, index_gathered, ingest_run
 from tasks.report import RunReport
-from tasks.sources import Source
+from tasks.sources import Source, enabled_sources
 from tasks.window import DateWindow, articles_in_window
 
 MAX_BACKFILL_URLS = 100_000
@@ -51,10 +51,8 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     again unless `refetch`; URLs that failed before are tried again."""
     window = DateWindow.of(since, until)
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
-    with ingest_run(batch_size, setup) as (settings, report):
-        articles, skips, previous = gather_inputs(web, folders, settings, report, backfill=True,
-                                                  refetch=refetch, window=window)
-        articles, outside = articles_in_window(articles, window)
-        index_gathered(articles, skips, previous, settings, batch_size, report,
-                       passed_over=outside)
-    return report
+    with ingest_run(batch_size, setup) as run:
+        gathered = gather_inputs(run, web, folders, backfill=True, refetch=refetch, window=window)
+        gathered.articles, outside = articles_in_window(gathered.articles, window)
+        index_gathered(run, gathered, passed_over=outside)
+    return run.report

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import replace
 
 from tasks.settings import Settings
 
@@ -26,7 +25,8 @@ def runtime_settings() -> Settings:
         return settings
     from prefect.blocks.system import Secret
 
-    return replace(settings, **{name: Secret.load(block).get() for name, block in blocks.items()})
+    return settings.replace(**{name: Secret.load(block).get()  # type: ignore[union-attr]
+                               for name, block in blocks.items()})
 
 
 INGEST_LIMIT = "ceasefire-ingest"

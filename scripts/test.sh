@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up, lint, start a real Elasticsearch node (unless ELASTICSEARCH_URL is set), run every
+# Set up, lint (ruff, import layers, mypy), start a real Elasticsearch node (unless ELASTICSEARCH_URL is set), run every
 # test against it, stop the node if this script started it. Exits non-zero when anything fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ if [ -z "${CEASEFIRE_CHROMIUM:-}" ] && [ ! -x /usr/bin/chromium ] && [ "$(id -u)
     || echo "warning: could not install chromium; tests/test_prefect_ui.py will fail" >&2
 fi
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache   # the one-way layers (pyproject.toml [tool.importlinter])
+.venv/bin/mypy                      # type-checks the package (pyproject.toml [tool.mypy])
 
 started=0
 if [ -z "${ELASTICSEARCH_URL:-}" ] && ! .venv/bin/ceasefire es status >/dev/null 2>&1; then

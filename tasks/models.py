@@ -97,6 +97,29 @@ class Article:
         return cls(id=doc_id, **values)
 
 
+@dataclass(frozen=True, slots=True)
+class Link:
+    """An article URL found by discovery, with what the listing said about it."""
+
+    url: str
+    source: str  # the source's name in sources.yaml
+    title: str | None = None
+    published_at: datetime | None = None
+    outlet: str | None = None
+    language: str | None = None
+    listing: str | None = None  # the feed or sitemap URL it came from
+
+
+@dataclass(frozen=True, slots=True)
+class RobotsEntry:
+    """A robots.txt as fetched (kept by the fetcher, stored in the state index): HTTP status
+    (None: unreachable), text, and when (epoch seconds)."""
+
+    status: int | None
+    text: str
+    fetched_at: float
+
+
 @dataclass(slots=True, frozen=True)
 class Skip:
     """An input that did not become an article, with a named reason."""

@@ -104,3 +104,11 @@ def load_sources(path: str | Path) -> list[Source]:
     except OSError as exc:
         raise SourcesError(f"cannot read source list {path}: {exc.strerror}") from exc
     return parse_sources(text, path)
+
+
+def enabled_sources(sources_file: str | Path, only: list[str] | None = None) -> list[Source]:
+    """The enabled sources of the file (or just those named in `only`, which must exist)."""
+    sources = [s for s in load_sources(sources_file) if s.enabled and (not only or s.name in only)]
+    if only and (missing := set(only) - {s.name for s in sources}):
+        raise SourcesError(f"no enabled source named {', '.join(sorted(missing))} in {sources_file}")
+    return sources

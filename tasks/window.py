@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from tasks.fetch.discover import Link
-from tasks.models import Article, Skip
+from tasks.models import Article, Link, Skip
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +39,7 @@ def settings(base_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterat
     """Per-test settings with a private index prefix, exported for code that reads the env."""
     prefix = f"cftest-{uuid.uuid4().hex[:10]}"
     monkeypatch.setenv("CEASEFIRE_INDEX_PREFIX", prefix)
-    s = replace(base_settings, index_prefix=prefix)
+    s = base_settings.replace(index_prefix=prefix)
     yield s
     delete_all(connect(s), s)
 

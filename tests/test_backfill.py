@@ -8,13 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from benchmarks.syndication import load_stories
 from flows.backfill import backfill
 from flows.ingest import ingest_sources
-from tasks.fetch.discover import Link
-from tasks.models import Article
+from tasks.models import Article, Link
 from tasks.window import DateWindow, articles_in_window, links_in_window
-from tests.news_site import NewsSite, Page
+from testkit.news_site import NewsSite, Page
+from testkit.syndication import load_stories
 
 STORIES = load_stories()
 OCT = datetime(2025, 10, 1, 12, tzinfo=UTC)

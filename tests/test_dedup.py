@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.syndication import (
+from ceasefire.search import search
+from tasks.dedupe.clusters import dedupe_batch, sign
+from tasks.dedupe.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, signature
+from tasks.extract.html import parse_plain_text
+from tasks.models import Article
+from tasks.prepare import prepare_articles
+from tasks.store.client import connect
+from tasks.store.write import write_batch
+from testkit.syndication import (
     build_corpus,
     load_stories,
     pair_scores,
     predicted_pairs,
     true_pairs,
 )
-from ceasefire.search import search
-from flows.ingest import cluster_batch, index_batch, prepare_articles
-from tasks.dedupe.clusters import sign
-from tasks.dedupe.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, signature
-from tasks.extract.html import parse_plain_text
-from tasks.models import Article
 from tests.conftest import EXAMPLES
 
 STORIES = load_stories()
@@ -76,11 +78,12 @@ def _ingest(settings, corpus, batch_size=7):
                 published_at=c.published_at, origin=c.url) for c in corpus])
     assert not skips
     near = 0
-    for i in range(0, len(articles), batch_size):
-        batch = articles[i:i + batch_size]
-        result = cluster_batch.fn(batch, settings)
-        near += result.near_duplicates
-        index_batch.fn(batch, result.plan.relabel, settings)
+    with connect(settings) as es:
+        for i in range(0, len(articles), batch_size):
+            batch = articles[i:i + batch_size]
+            result = dedupe_batch(es, settings.read_alias, batch)
+            near += result.near_duplicates
+            write_batch(es, settings, batch, result.plan.relabel)
     return near
 
 
@@ -123,7 +126,6 @@ def test_clusters_across_runs_with_earliest_as_representative(ready_es, settings
 
 
 def test_same_clusters_in_any_order_and_on_rerun(es, settings, small_corpus):
-    from dataclasses import replace
 
     from tasks.store.setup import delete_all, setup_indices
 
@@ -132,7 +134,7 @@ def test_same_clusters_in_any_order_and_on_rerun(es, settings, small_corpus):
     one = _clusters(es, settings)
     _ingest(settings, small_corpus[::-1], batch_size=3)  # rerun: nothing changes
     assert _clusters(es, settings) == one
-    other = replace(settings, index_prefix=settings.index_prefix + "-b")
+    other = settings.replace(index_prefix=settings.index_prefix + "-b")
     setup_indices(es, other)
     try:
         half = len(small_corpus) // 2

@@ -8,12 +8,12 @@ import pytest
 from elasticsearch import BadRequestError
 
 from ceasefire.search import Filters, build_query, search
-from flows.ingest import prepare_articles
 from tasks.dedupe.identity import assign_identity
 from tasks.extract.html import parse_plain_text
 from tasks.models import Article
+from tasks.prepare import prepare_articles
 from tasks.store.bulk import index_articles, write_dead_letters
-from tasks.store.setup import articles_index_name, setup_indices
+from tasks.store.setup import setup_indices
 from tests.conftest import EXAMPLES
 
 
@@ -32,7 +32,7 @@ def _index(es, settings, articles, **kwargs):
 
 def test_setup_is_idempotent_and_wires_aliases(es, settings):
     first = setup_indices(es, settings)
-    index = articles_index_name(settings)
+    index = settings.articles_index
     assert first.index == index == f"{settings.index_prefix}-articles-v1"
     assert f"created index {index}" in first.changes
     second = setup_indices(es, settings)
@@ -103,7 +103,7 @@ def test_rejected_documents_are_dead_lettered_with_reason(ready_es, settings):
 
 
 def test_429_is_retried_until_the_block_lifts(ready_es, settings):
-    index = articles_index_name(settings)
+    index = settings.articles_index
     ready_es.indices.put_settings(index=index,
                                   settings={"index.blocks.read_only_allow_delete": True})
     waits = []
@@ -119,7 +119,7 @@ def test_429_is_retried_until_the_block_lifts(ready_es, settings):
 
 
 def test_persistent_429_fails_loudly_instead_of_dropping(ready_es, settings):
-    index = articles_index_name(settings)
+    index = settings.articles_index
     ready_es.indices.put_settings(index=index,
                                   settings={"index.blocks.read_only_allow_delete": True})
     try:

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from tasks.extract.html import ExtractionError, article_from_record, extract_html, published_from_metadata
-from tasks.extract.read_files import decode_text, discover_files, read_file
+from tasks.extract.read_files import discover_files, read_file
+from tasks.fetch.charset import decode_text
 from tasks.models import Article, Skip
 from tests.conftest import FIXTURES
 

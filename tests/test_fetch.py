@@ -1,4 +1,4 @@
-"""The polite fetcher and SSRF guard against real HTTP servers on loopback (tests/http_server.py).
+"""The polite fetcher and SSRF guard against real HTTP servers on loopback (testkit/http_server.py).
 
 Nothing here opens a connection to a non-loopback address: the address-class tests are pure.
 """
@@ -14,7 +14,6 @@ import ssl
 import time
 import tracemalloc
 import zlib
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,8 @@ import httpx
 import pytest
 import zstandard
 
-from tasks.fetch.client import (
-    FetchResult,
-    FetchSettings,
-    PoliteFetcher,
-    RobotsEntry,
-    backoff_delay,
-    decode_html,
-    media_type_accepted,
-    parse_content_type,
-    parse_retry_after,
-)
+from tasks.fetch.charset import decode_html
+from tasks.fetch.client import FetchResult, FetchSettings, PoliteFetcher
 from tasks.fetch.net_guard import (
     AddressRefused,
     GuardedBackend,
@@ -44,7 +34,10 @@ from tasks.fetch.net_guard import (
     guarded_transport,
     parse_networks,
 )
-from tests.http_server import (
+from tasks.fetch.requester import media_type_accepted, parse_content_type, parse_retry_after
+from tasks.models import RobotsEntry
+from tasks.retry import full_jitter
+from testkit.http_server import (
     Handler,
     Log,
     Server,
@@ -63,7 +56,7 @@ FAST = FetchSettings(connect_timeout=1.0, read_timeout=0.5, deadline=2.0, max_by
                      max_redirects=3, max_retries=2, backoff_base=0.01, backoff_cap=0.05,
                      retry_after_cap=5.0, min_interval=0.0, allow_networks=LOOPBACK)
 HTML = "<html><head><title>Truce</title></head><body><p>Ceasefire holds.</p></body></html>"
-NO_ROBOTS = replace(FAST, respect_robots=False)
+NO_ROBOTS = FAST.replace(respect_robots=False)
 
 
 def fetch(url: str, settings: FetchSettings = FAST, store: Any = None, **kw: Any) -> FetchResult:
@@ -213,11 +206,11 @@ def test_tls_still_verifies_the_url_hostname_when_connecting_by_ip(tmp_path: Pat
 def test_localhost_by_name_is_refused_without_allow_list() -> None:
     with Server({"/": page(HTML)}) as srv:
         url = f"http://localhost:{srv.server_address[1]}/"
-        result = fetch(url, replace(FAST, allow_networks=()))
+        result = fetch(url, FAST.replace(allow_networks=()))
         assert (result.ok, result.reason) == (False, "ssrf-refused:loopback")
         assert srv.log.requests == []
         allowed = parse_networks("127.0.0.0/8,::1/128")
-        assert fetch(url, replace(FAST, allow_networks=allowed)).ok
+        assert fetch(url, FAST.replace(allow_networks=allowed)).ok
 
 
 # --- pure helpers --------------------------------------------------------------------------
@@ -233,9 +226,9 @@ def test_retry_after_parsing() -> None:
 
 def test_backoff_is_capped_full_jitter() -> None:
     rng = random.Random(1)
-    delays = [backoff_delay(attempt, 0.5, 30.0, rng) for attempt in range(12) for _ in range(20)]
+    delays = [full_jitter(attempt, 0.5, 30.0, rng) for attempt in range(12) for _ in range(20)]
     assert all(0 <= d <= 30.0 for d in delays)
-    assert max(backoff_delay(0, 0.5, 30.0, rng) for _ in range(50)) <= 0.5
+    assert max(full_jitter(0, 0.5, 30.0, rng) for _ in range(50)) <= 0.5
     assert max(delays) > 15  # late attempts reach towards the cap
 
 
@@ -423,12 +416,12 @@ def test_too_many_redirects() -> None:
 def test_redirect_to_a_refused_address_never_reaches_it() -> None:
     internal = Server({"/": page(HTML)}, host="127.0.0.2")  # loopback, but not allowed here
     with internal, Server({"/go": redirect(internal.url("/"))}) as srv:
-        settings = replace(FAST, allow_networks=parse_networks("127.0.0.1/32"))
+        settings = FAST.replace(allow_networks=parse_networks("127.0.0.1/32"))
         result = fetch(srv.url("/go"), settings)
         assert (result.ok, result.reason) == (False, "ssrf-refused:loopback")
         assert result.final_url == internal.url("/")
         assert internal.log.requests == []
-        no_robots = fetch(srv.url("/go"), replace(settings, respect_robots=False))
+        no_robots = fetch(srv.url("/go"), settings.replace(respect_robots=False))
         assert no_robots.reason == "ssrf-refused:loopback"
         assert internal.log.requests == []
 
@@ -456,7 +449,7 @@ def test_decompression_bomb_costs_bounded_memory(encoding: str) -> None:
         tracemalloc.start()
         try:
             # Generous timeouts: compressing 64 MiB groups takes the server a moment.
-            result = fetch(srv.url("/bomb"), replace(NO_ROBOTS, read_timeout=10, deadline=20))
+            result = fetch(srv.url("/bomb"), NO_ROBOTS.replace(read_timeout=10, deadline=20))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -479,7 +472,7 @@ def test_slow_response_times_out() -> None:
         send(h, 200, b"late", {"Content-Type": "text/html"})
 
     with Server({"/slow": slow}) as srv:
-        result = fetch(srv.url("/slow"), replace(NO_ROBOTS, max_retries=1))
+        result = fetch(srv.url("/slow"), NO_ROBOTS.replace(max_retries=1))
         assert (result.ok, result.reason, result.attempts) == (False, "timeout", 2)
         assert result.elapsed_s < 3.0  # two 0.5 s read timeouts, not the server's 2 x 1.2 s
 
@@ -496,7 +489,7 @@ def test_slow_drip_body_hits_the_deadline() -> None:
             time.sleep(0.1)
 
     with Server({"/drip": drip}) as srv:
-        result = fetch(srv.url("/drip"), replace(NO_ROBOTS, max_retries=0, deadline=1.0))
+        result = fetch(srv.url("/drip"), NO_ROBOTS.replace(max_retries=0, deadline=1.0))
         assert (result.ok, result.reason, result.body) == (False, "timeout", None)
         assert 0.9 <= result.elapsed_s < 3.0  # the 1 s deadline, not the 100 s drip
 

@@ -99,7 +99,7 @@ def test_cli_backfill_over_a_window_names_what_it_left_out(flow_env, es):
 
 
 def test_steps_report_progress_to_listeners(flow_env):
-    from ceasefire import progress
+    from tasks import progress
 
     events: list[tuple[str, int, int]] = []
     with progress.listening(lambda *event: events.append(event)):

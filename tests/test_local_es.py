@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,7 +60,7 @@ def test_fresh_home_start_stop_leaves_nothing_running(base_settings):
     home = Path(tempfile.mkdtemp(prefix="ceasefire-es-test-", dir="/var/tmp"))
     home.chmod(0o755)  # the dedicated node user must reach it
     port = free_port()
-    settings = replace(base_settings, home=home, local_port=port, local_es_zip=str(zip_path),
+    settings = base_settings.replace(home=home, local_port=port, local_es_zip=str(zip_path),
                        local_heap="256m")
     try:
         node = local_es.start(settings)
@@ -83,6 +82,6 @@ def test_port_taken_by_another_program_is_a_clear_error(base_settings, tmp_path)
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen()
-        settings = replace(base_settings, home=tmp_path, local_port=blocker.getsockname()[1])
+        settings = base_settings.replace(home=tmp_path, local_port=blocker.getsockname()[1])
         with pytest.raises(local_es.LocalESError, match="CEASEFIRE_ES_PORT"):
             local_es.start(settings)

@@ -24,8 +24,8 @@ import pytest
 from playwright.sync_api import Locator, Route, expect, sync_playwright
 from playwright.sync_api import Page as BrowserPage
 
-from benchmarks.syndication import load_stories
-from tests.news_site import NewsSite, Page
+from testkit.news_site import NewsSite, Page
+from testkit.syndication import load_stories
 from tests.prefect_server import ROOT, deploy_all, prefect_server, start_worker, stop
 
 CHROMIUM = os.environ.get("CEASEFIRE_CHROMIUM", "/usr/bin/chromium")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 import time
 
-from benchmarks.syndication import build_corpus
-from flows.ingest import prepare_articles
 from flows.reindex import reindex_flow
 from tasks.models import Article
+from tasks.prepare import prepare_articles
 from tasks.store.bulk import index_articles
 from tasks.store.reindex import reindex, rollback
-from tasks.store.setup import articles_index_name, setup_indices
+from tasks.store.setup import setup_indices
+from testkit.syndication import build_corpus
 
 
 def _articles(n_stories: int, seed: int) -> list[Article]:
@@ -70,7 +70,7 @@ def test_reindex_while_searching_and_writing(ready_es, settings):
     assert sorted(es.indices.get_alias(name=settings.read_alias)) == [result.target]
 
     rollback(es, settings, result.source)
-    assert sorted(es.indices.get_alias(name=settings.read_alias)) == [articles_index_name(settings)]
+    assert sorted(es.indices.get_alias(name=settings.read_alias)) == [settings.articles_index]
 
 
 def test_reindex_flow_under_prefect(prefect_api, ready_es, settings):

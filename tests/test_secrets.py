@@ -9,7 +9,7 @@ import pytest
 
 from flows.ingest import ingest_files
 from flows.runtime import runtime_settings
-from tasks.settings import Settings
+from tasks.settings import Settings, secret
 from tests.conftest import EXAMPLES
 
 API_KEY = "c2VrcmV0LWFwaS1rZXktNzcx"
@@ -19,7 +19,7 @@ PASSWORD = "hunter2-never-logged"
 def test_settings_repr_hides_secrets():
     settings = Settings.from_env({"ELASTICSEARCH_API_KEY": API_KEY, "ELASTICSEARCH_PASSWORD": PASSWORD,
                                   "ELASTICSEARCH_USERNAME": "etl"})
-    assert settings.es_api_key == API_KEY
+    assert secret(settings.es_api_key) == API_KEY
     assert API_KEY not in repr(settings) and PASSWORD not in repr(settings)
     assert "etl" in repr(settings)
 
@@ -32,7 +32,7 @@ def test_secret_blocks_are_read_at_run_time(prefect_api, monkeypatch):
     monkeypatch.setenv("CEASEFIRE_ES_API_KEY_BLOCK", "cftest-es-api-key")
     monkeypatch.setenv("CEASEFIRE_ES_PASSWORD_BLOCK", "cftest-es-password")
     settings = runtime_settings()
-    assert (settings.es_api_key, settings.es_password) == (API_KEY, PASSWORD)
+    assert (secret(settings.es_api_key), secret(settings.es_password)) == (API_KEY, PASSWORD)
     monkeypatch.setenv("CEASEFIRE_ES_API_KEY_BLOCK", "no-such-block")
     with pytest.raises(ValueError, match="no-such-block"):
         runtime_settings()

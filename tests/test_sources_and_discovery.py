@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tasks.fetch.discover import dedupe_links, parse_feed, parse_sitemap, parse_url_list
+from tasks.dedupe.identity import dedupe_links
+from tasks.fetch.discover import parse_feed, parse_sitemap, parse_url_list
 from tasks.fetch.web import fetch_settings_for, sane_published
+from tasks.settings import Settings
 from tasks.sources import SourcesError, load_sources, parse_sources
 from tasks.store.state import UrlState
 from tests.conftest import FIXTURES, ROOT
@@ -139,7 +141,7 @@ def test_per_source_intervals_reach_the_fetcher():
                             "  - {name: a, kind: feed, url: 'https://News.example/rss', min_interval: 2}\n"
                             "  - {name: b, kind: sitemap, url: 'https://news.example/sm.xml', min_interval: 5}\n"
                             "  - {name: c, kind: feed, url: 'https://other.example/rss'}\n")
-    assert fetch_settings_for(sources).host_intervals == {"news.example": 5.0, "other.example": 1.0}
+    assert fetch_settings_for(Settings.from_env({}), sources).host_intervals == {"news.example": 5.0, "other.example": 1.0}
 
 
 def test_atom_feed_and_sitemap_index_over_loopback_http():
@@ -149,7 +151,7 @@ def test_atom_feed_and_sitemap_index_over_loopback_http():
 
     from tasks.fetch.client import FetchSettings, PoliteFetcher
     from tasks.fetch.web import discover
-    from tests.http_server import Server, page
+    from testkit.http_server import Server, page
 
     news = (FEEDS / "news_sitemap.xml").read_bytes()
     routes = {"/robots.txt": page("User-agent: *\nAllow: /\n", "text/plain"),

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from benchmarks.syndication import load_stories
 from flows.ingest import ingest_sources
-from tests.news_site import NewsSite, Page
+from testkit.news_site import NewsSite, Page
+from testkit.syndication import load_stories
 
 STORIES = load_stories()
 

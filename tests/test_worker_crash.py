@@ -9,15 +9,14 @@ import os
 import signal
 import time
 import uuid
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from benchmarks.syndication import build_corpus, load_stories
 from flows.ingest import ingest_files
 from tasks.store.client import connect
 from tasks.store.setup import delete_all
+from testkit.syndication import build_corpus, load_stories
 from tests.prefect_server import deploy_all, prefect_cli, prefect_server, start_worker, stop
 
 BATCH = 4
@@ -100,7 +99,7 @@ def test_killed_worker_then_rerun_gives_exactly_the_expected_documents(
     reference_prefix = f"{settings.index_prefix}-ref"
     monkeypatch.setenv("CEASEFIRE_INDEX_PREFIX", reference_prefix)
     reference = ingest_files(paths=[str(folder)], batch_size=BATCH)
-    ref_settings = replace(settings, index_prefix=reference_prefix)
+    ref_settings = settings.replace(index_prefix=reference_prefix)
     try:
         expected = _snapshot(es, ref_settings.read_alias)
     finally:

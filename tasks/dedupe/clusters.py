@@ -145,8 +145,8 @@ def relabel_clusters(es: Elasticsearch, index: str, relabel: dict[str, str]) -> 
         actions.append({"_op_type": "index", "_index": hit["_index"], "_id": hit["_id"],
                         "if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"],
                         "_source": src})
-    ok, errors = helpers.bulk(es, actions, raise_on_error=False)
-    if errors:
+    ok, errors = helpers.bulk(es, actions, raise_on_error=False, stats_only=False)
+    if isinstance(errors, list) and errors:
         raise RuntimeError(f"relabelling {len(errors)} cluster members failed: {errors[:3]}")
     es.indices.refresh(index=index)
     LOGGER.info("relabelled %d members of %d clusters", ok, len(relabel))

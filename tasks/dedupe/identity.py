@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from dataclasses import replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import courlan
 
-from tasks.models import Article, Skip
+from tasks.models import Article, Link, Skip
 
 # Query parameters that only track the click, never select the content.
 TRACKING_PARAMS = re.compile(
@@ -89,3 +90,16 @@ def drop_batch_duplicates(articles: list[Article]) -> tuple[list[Article], list[
             skips.append(Skip(article.origin or article.id, "duplicate-in-run",
                               f"same id as {first.origin or first.id}"))
     return kept, skips
+
+
+def dedupe_links(links: list[Link]) -> list[Link]:
+    """Links with canonical URLs, one per URL (feeds repeat each other): a link from a feed or
+    sitemap, which carries a date and title, wins over the same URL from a plain list."""
+    seen: set[str] = set()
+    out = []
+    for link in sorted(links, key=lambda lk: lk.listing is None):
+        canonical = canonical_url(link.url)
+        if canonical not in seen:
+            seen.add(canonical)
+            out.append(replace(link, url=canonical))
+    return out

@@ -174,7 +174,7 @@ def plan_clusters(batch: list[Member], existing: Iterable[Member],
                 if key in checked:
                     continue
                 checked.add(key)
-                if is_copy(a.sig, b.sig)[0]:
+                if a.sig is not None and b.sig is not None and is_copy(a.sig, b.sig)[0]:
                     pairs += 1
                     uf.union(node[a.id], node[b.id])
     # Representative of each component: the earliest among new members and existing reps.

@@ -14,9 +14,9 @@ from functools import cache
 from pathlib import Path
 
 import pycountry
-import yaml
 
 import enrich_data
+from enrich_data.schema import load_actors
 
 DATA_DIR = enrich_data.DATA_DIR
 KINDS = ("person", "organization", "group", "location")
@@ -133,24 +133,24 @@ class AliasTable:
 
 @cache
 def load_alias_table(path: Path = DATA_DIR / "actors.yaml") -> AliasTable:
-    """The alias table (cached per path)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The alias table (cached per path); ReferenceDataError (a ValueError) for a bad file.
+    Partial tables load: check_data.py holds the published one to the full rules."""
+    data = load_actors(path, partial=True)
     by_key: dict[tuple[str, ...], Actor] = {}
     by_exact: dict[tuple[str, ...], Actor] = {}
     by_name: dict[str, Actor] = {}
-    for entry in data["entries"]:
-        actor = Actor(entry["name"], entry["kind"], entry.get("country"), entry.get("role"))
+    for entry in data.entries:
+        actor = Actor(entry.name, entry.kind, entry.country, entry.role)
         by_name[actor.name] = actor
-        exact = entry.get("aliases_exact", []) or []
         # A name like "WHO" is matched only as written: folded, it would be every "who".
-        names = [] if entry["name"] in exact else [entry["name"]]
-        for alias in [*names, *entry.get("aliases", [])]:
+        names = [] if entry.name in entry.aliases_exact else [entry.name]
+        for alias in [*names, *entry.aliases]:
             key = tuple(tokens(alias))
             if key:
                 by_key.setdefault(key, actor)
-        for alias in exact:
+        for alias in entry.aliases_exact:
             by_exact.setdefault(tuple(_TOKEN_RE.findall(alias)), actor)
-    return AliasTable(str(data.get("version", "0")), by_key, by_name, by_exact)
+    return AliasTable(data.version, by_key, by_name, by_exact)
 
 
 def clean_mention(text: str) -> str:

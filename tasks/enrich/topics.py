@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from enrich_data.schema import Language, load_taxonomy_file
 from tasks.enrich.canonical import DATA_DIR, tokens
 
 CONFLICT_MIN_SCORE = 2.0  # a naming phrase, or two pieces of evidence (actors, places)
@@ -68,27 +67,27 @@ class Taxonomy:
     conflict_evidence: dict[str, set[str]]  # canonical actor/place names pointing to a conflict
 
 
-def _add_all(index: PhraseIndex, by_language: dict[str, list[str]], label: str) -> None:
+def _add_all(index: PhraseIndex, by_language: Mapping[Language, list[str]], label: str) -> None:
     for patterns in by_language.values():  # every language: misdetected or mixed-language text
-        for pattern in patterns or []:
-            index.add(str(pattern), label)
+        for pattern in patterns:
+            index.add(pattern, label)
 
 
 @cache
 def load_taxonomy(path: Path = DATA_DIR / "taxonomy.yaml") -> Taxonomy:
-    """The taxonomy (cached per path)."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The taxonomy (cached per path); ReferenceDataError (a ValueError) for a bad file.
+    Partial taxonomies load: check_data.py holds the published one to the full rules."""
+    data = load_taxonomy_file(path, partial=True)
     index = PhraseIndex()
-    _add_all(index, data["ceasefire_terms"], CEASEFIRE)
-    for name, spec in data["topics"].items():
-        _add_all(index, spec["patterns"], f"topic:{name}")
-    for name, spec in data["conflicts"].items():
-        _add_all(index, spec["patterns"], f"conflict:{name}")
+    _add_all(index, data.ceasefire_terms, CEASEFIRE)
+    for name, topic in data.topics.items():
+        _add_all(index, topic.patterns, f"topic:{name}")
+    for name, conflict in data.conflicts.items():
+        _add_all(index, conflict.patterns, f"conflict:{name}")
     return Taxonomy(
-        version=str(data["version"]), phrases=index,
-        topics=list(data["topics"]), conflicts=list(data["conflicts"]),
-        conflict_evidence={k: set(v.get("places", [])) | set(v.get("actors", []))
-                           for k, v in data["conflicts"].items()},
+        version=data.version, phrases=index,
+        topics=list(data.topics), conflicts=list(data.conflicts),
+        conflict_evidence={name: {*c.places, *c.actors} for name, c in data.conflicts.items()},
     )
 
 

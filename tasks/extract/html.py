@@ -119,13 +119,14 @@ PRECISION_MIN_SHARE = 0.5
 
 
 def _trafilatura(html: str | bytes, url: str | None, precise: bool) -> Document | None:
-    return trafilatura.bare_extraction(
+    doc = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=False, include_tables=False,
         # fast: no fallback extractors, which picked unrelated blocks (story lists, players).
         fast=True, favor_precision=precise, prune_xpath=GALLERY_XPATH,
         date_extraction_params={"extensive_search": True, "original_date": True,
                                 "outputformat": "%Y-%m-%dT%H:%M:%S%z"},
     )
+    return doc if isinstance(doc, Document) else None  # a dict only with as_dict=True
 
 
 def run_trafilatura(html: str | bytes, url: str | None = None) -> Document | None:
@@ -146,14 +147,16 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
         doc = run_trafilatura(html, url)
     except Exception as exc:  # trafilatura raises assorted lxml/parsing errors on broken pages
         raise ExtractionError("html-unparseable", f"{type(exc).__name__}: {exc}") from exc
-    if doc is None or not (doc.text or "").strip():
+    text, title = (doc.text or "", doc.title or "") if doc is not None else ("", "")
+    if not text.strip():
         raise ExtractionError("no-article-text", "trafilatura found no main text")
-    if len(doc.text) < MIN_BODY_CHARS:
-        raise ExtractionError("body-too-short", f"{len(doc.text)} characters")
-    if not (doc.title or "").strip():
+    if len(text) < MIN_BODY_CHARS:
+        raise ExtractionError("body-too-short", f"{len(text)} characters")
+    if not title.strip():
         raise ExtractionError("no-title")
-    title_key = text_key(doc.title)
-    paragraphs = drop_cruft([p.strip() for p in doc.text.split("\n")
+    assert doc is not None
+    title_key = text_key(title)
+    paragraphs = drop_cruft([p.strip() for p in text.split("\n")
                              if p.strip() and not is_title_repeat(p, title_key)])
     if not paragraphs:
         raise ExtractionError("no-article-text", "only the title and page furniture")
@@ -162,7 +165,7 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
     host = urlsplit(page_url).hostname if page_url else doc.hostname
     meta = page_metadata(html)
     return Article(
-        title=doc.title,
+        title=title,
         body="\n\n".join(paragraphs),
         url=page_url,
         source=doc.sitename or None,

@@ -7,10 +7,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
+from tasks import progress
 from tasks.extract.html import ExtractionError, PlainTextError, article_from_record, extract_html
 from tasks.extract.plain_text import parse_plain_text
+from tasks.fetch.charset import decode_text
 from tasks.models import Article, Skip
 
 LOGGER = logging.getLogger(__name__)
@@ -40,17 +40,6 @@ def discover_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Skip]]
             else:
                 skips.append(Skip(str(candidate), "unsupported-file-type", candidate.suffix or "none"))
     return files, skips
-
-
-def decode_text(data: bytes) -> str:
-    """UTF-8 when it is (with or without BOM), else the most plausible charset."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        best = from_bytes(data).best()
-        if best is None:
-            raise
-        return str(best)
 
 
 def read_file(path: Path) -> Iterator[Article | Skip]:
@@ -94,3 +83,17 @@ def _read_jsonl(text: str, origin: str) -> Iterator[Article | Skip]:
             yield Skip(where, "jsonl-invalid-json", str(exc))
         except ExtractionError as exc:
             yield Skip(where, exc.reason, exc.detail)
+
+
+def read_paths(paths: Iterable[str | Path]) -> tuple[list[Article], list[Skip]]:
+    """Every article under `paths`, and a named skip for everything else found there."""
+    files, skips = discover_files(paths)
+    articles: list[Article] = []
+    for done, path in enumerate(files, 1):
+        for item in read_file(path):
+            if isinstance(item, Skip):
+                skips.append(item)
+            else:
+                articles.append(item)
+        progress.advance("read files", done, len(files))
+    return articles, skips

@@ -7,34 +7,21 @@ import io
 import logging
 import time
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import feedparser
 from lxml import etree
 
-from tasks.dedupe.identity import canonical_url
 from tasks.extract.dates import find_iso_datetimes, parse_date
+from tasks.models import Link
 
 LOGGER = logging.getLogger(__name__)
 
 MAX_SITEMAP_BYTES = 50 * 1024 * 1024  # the sitemaps.org limit for one (uncompressed) file
 _NS = {"sm": "http://www.sitemaps.org/schemas/sitemap/0.9",
        "news": "http://www.google.com/schemas/sitemap-news/0.9"}
-
-
-@dataclass(frozen=True, slots=True)
-class Link:
-    """An article URL found by discovery, with what the listing said about it."""
-
-    url: str
-    source: str  # the source's name in sources.yaml
-    title: str | None = None
-    published_at: datetime | None = None
-    outlet: str | None = None
-    language: str | None = None
-    listing: str | None = None  # the feed or sitemap URL it came from
 
 
 @dataclass(slots=True)
@@ -159,15 +146,3 @@ def parse_url_list(text: str, source: str, outlet: str | None = None,
             listing.links.append(Link(url=url, source=source, outlet=outlet, language=language))
     return listing
 
-
-def dedupe_links(links: list[Link]) -> list[Link]:
-    """Links with canonical URLs, one per URL (feeds repeat each other): a link from a feed or
-    sitemap, which carries a date and title, wins over the same URL from a plain list."""
-    seen: set[str] = set()
-    out = []
-    for link in sorted(links, key=lambda lk: lk.listing is None):
-        canonical = canonical_url(link.url)
-        if canonical not in seen:
-            seen.add(canonical)
-            out.append(replace(link, url=canonical))
-    return out

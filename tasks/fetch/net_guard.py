@@ -98,9 +98,9 @@ def check_address(ip: IPAddress, allow: Sequence[IPNetwork] = ()) -> str | None:
         embedded = _embedded_v4(ip)
         if embedded:
             for v4 in embedded:
-                reason = check_address(v4, allow)
-                if reason:
-                    return reason
+                why = check_address(v4, allow)
+                if why:
+                    return why
             return None
         # Everything outside 2000::/3 is unallocated or special-purpose.
         if ip not in _V6_GLOBAL_UNICAST:

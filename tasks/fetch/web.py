@@ -21,9 +21,10 @@ from urllib.parse import urlsplit
 
 from tasks import progress
 from tasks.extract.html import ExtractionError, extract_html
-from tasks.fetch.client import FetchResult, FetchSettings, PoliteFetcher
-from tasks.fetch.discover import Link, Listing, parse_feed, parse_sitemap, parse_url_list
-from tasks.models import Article, Skip
+from tasks.fetch.client import FetchResult, PoliteFetcher
+from tasks.fetch.discover import Listing, parse_feed, parse_sitemap, parse_url_list
+from tasks.models import Article, Link, Skip
+from tasks.settings import FetchSettings, Settings
 from tasks.sources import Source
 from tasks.store.state import FeedState
 
@@ -64,14 +65,10 @@ def extraction_pool(pages: int) -> contextlib.AbstractContextManager[Executor | 
     return ProcessPoolExecutor(max_workers=cores, mp_context=multiprocessing.get_context("forkserver"))
 
 
-def fetch_settings_for(sources: Iterable[Source]) -> FetchSettings:
-    """Fetch settings from the environment, with each source's `min_interval` for its host."""
-    intervals: dict[str, float] = {}
-    for source in sources:
-        host = urlsplit(source.url).hostname if source.url else None
-        if host:  # several sources on one host: the most cautious interval wins
-            intervals[host.lower()] = max(source.min_interval, intervals.get(host.lower(), 0.0))
-    return FetchSettings.from_env(host_intervals=intervals)
+def fetch_settings_for(settings: Settings, sources: Iterable[Source]) -> FetchSettings:
+    """The fetch settings with each source's `min_interval` for its host."""
+    return settings.fetch_for((host, source.min_interval) for source in sources
+                              if source.url and (host := urlsplit(source.url).hostname))
 
 
 def sane_published(extracted: datetime | None, listed: datetime | None,

@@ -22,6 +22,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from tasks.models import Article
+from tasks.retry import full_jitter
 
 LOGGER = logging.getLogger(__name__)
 
@@ -127,11 +128,6 @@ def _is_retryable(status: Any, op: str) -> bool:
     return status == 429 or status >= 500 or (status == 409 and op == "index")
 
 
-def backoff_seconds(attempt: int, rng: random.Random) -> float:
-    """Full-jitter exponential backoff, capped."""
-    return rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** attempt))
-
-
 def index_articles(es: Elasticsearch, index: str, articles: list[Article],
                    now: Callable[[], datetime] = lambda: datetime.now(UTC),
                    sleep: Callable[[float], None] = time.sleep) -> IndexReport:
@@ -146,7 +142,8 @@ def index_articles(es: Elasticsearch, index: str, articles: list[Article],
             break
         if attempt:
             report.retries += 1
-            sleep(backoff_seconds(attempt, rng))
+            # `attempt` is 1 on the first retry here, so that one waits up to 2 * BACKOFF_BASE_S.
+            sleep(full_jitter(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S, rng))
         existing = fetch_existing(es, index, list(pending))
         actions, unchanged = plan_actions(list(pending.values()), existing, index, now())
         report.unchanged += unchanged

@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-import index_mappings
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -38,12 +36,6 @@ class ReindexResult:
     newer: int  # documents already written to the target during the copy (409 on create)
     source_count: int
     target_count: int
-
-
-def new_index_name(settings: Settings, now: datetime | None = None) -> str:
-    """`<prefix>-articles-v<schema>-<UTC timestamp>`: matches the template, sorts by time."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d%H%M%S")
-    return f"{settings.index_prefix}-articles-v{index_mappings.schema_version()}-{stamp}"
 
 
 def _single_target(es: Elasticsearch, alias: str) -> str:
@@ -101,7 +93,7 @@ def reindex(es: Elasticsearch, settings: Settings, target: str | None = None,
     """Build a new index from the current one and move both aliases to it. `transform`
     rewrites documents on the way (e.g. `tasks.rebuild.rebuild_hits`: the current pipeline)."""
     source = _single_target(es, settings.write_alias)
-    target = target or new_index_name(settings)
+    target = target or settings.new_articles_index()
     if es.indices.exists(index=target):
         raise ReindexError(f"{target} exists already")
     es.indices.create(index=target)  # settings and mappings from the current template

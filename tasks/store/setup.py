@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 from elasticsearch import BadRequestError, Elasticsearch
 
@@ -35,11 +36,6 @@ def supports_stemming(es: Elasticsearch) -> bool:
     return True
 
 
-def articles_index_name(settings: Settings) -> str:
-    """The concrete index for the current mapping version."""
-    return f"{settings.index_prefix}-articles-v{index_mappings.schema_version()}"
-
-
 def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
     if not es.indices.exists_alias(name=alias):
         return []
@@ -49,11 +45,11 @@ def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
 def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
     """Create or update templates, the articles index, aliases and the dead-letter index."""
     stemming = supports_stemming(es)
-    index = articles_index_name(settings)
+    index = settings.articles_index
     result = SetupResult(index=index, stemming=stemming)
     body = index_mappings.articles_template(stemming)
-    es.indices.put_index_template(name=f"{settings.index_prefix}-articles",
-                                  index_patterns=[f"{settings.index_prefix}-articles-v*"], **body)
+    es.indices.put_index_template(name=settings.articles_template,
+                                  index_patterns=[settings.articles_pattern], **body)
     for name, index_name in (("deadletter", settings.deadletter_index),
                              ("state", settings.state_index)):
         es.indices.put_index_template(name=index_name, index_patterns=[index_name],
@@ -83,7 +79,7 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
         except BadRequestError as exc:
             raise SetupError(f"the mapping of {index} cannot take the current template "
                              f"({exc.message}); run a reindex") from exc
-    actions = []
+    actions: list[dict[str, Any]] = []
     if not readers:  # during a reindex the read alias stays on the old index on purpose
         actions.append({"add": {"index": index, "alias": settings.read_alias}})
     if not writers:
@@ -103,13 +99,11 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
 def delete_all(es: Elasticsearch, settings: Settings) -> list[str]:
     """Remove every index and template under the prefix (tests and `ceasefire reset`)."""
     removed = []
-    for pattern in (f"{settings.index_prefix}-articles-v*", settings.deadletter_index,
-                    settings.state_index):
+    for pattern in (settings.articles_pattern, settings.deadletter_index, settings.state_index):
         for name in es.indices.get(index=pattern, expand_wildcards="all",
                                    ignore_unavailable=True, allow_no_indices=True):
             es.indices.delete(index=name)
             removed.append(name)
-    for name in (f"{settings.index_prefix}-articles", settings.deadletter_index,
-                 settings.state_index):
+    for name in (settings.articles_template, settings.deadletter_index, settings.state_index):
         es.options(ignore_status=404).indices.delete_index_template(name=name)
     return removed

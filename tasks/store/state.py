@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elasticsearch import Elasticsearch, helpers
 
-from tasks.dedupe.identity import url_id
+from tasks.dedupe.identity import dedupe_links, url_id
+from tasks.models import Article, Link, RobotsEntry, Skip
+from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -120,28 +123,42 @@ def record_outcomes(es: Elasticsearch, index: str, outcomes: dict[str, str],
         helpers.bulk(es, actions, refresh=True)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRobots:
-    """A robots.txt as fetched: HTTP status (None: unreachable), text and when."""
-
-    status: int | None
-    text: str
-    fetched_at: float  # epoch seconds
-
-
-def load_robots(es: Elasticsearch, index: str) -> dict[str, StoredRobots]:
+def load_robots(es: Elasticsearch, index: str) -> dict[str, RobotsEntry]:
     """Every stored robots.txt, by host."""
     out = {}
     for hit in helpers.scan(es, index=index, query={"query": {"term": {"kind": "robots"}}}):
         src = hit["_source"]
-        out[src["host"]] = StoredRobots(src.get("status"), src.get("robots_txt") or "",
-                                        datetime.fromisoformat(src["fetched_at"]).timestamp())
+        out[src["host"]] = RobotsEntry(src.get("status"), src.get("robots_txt") or "",
+                                       datetime.fromisoformat(src["fetched_at"]).timestamp())
     return out
 
 
-def save_robots(es: Elasticsearch, index: str, entries: dict[str, Any]) -> None:
-    """Store robots.txt entries (objects with status, text, fetched_at) by host."""
+def save_robots(es: Elasticsearch, index: str, entries: Mapping[str, RobotsEntry]) -> None:
+    """Store robots.txt entries by origin."""
     helpers.bulk(es, ({"_index": index, "_id": _doc_id("robots", host), "_source": {
         "kind": "robots", "host": host, "status": e.status, "robots_txt": e.text[:500_000],
         "fetched_at": datetime.fromtimestamp(e.fetched_at, UTC).isoformat()}}
         for host, e in entries.items()), refresh=True)
+
+
+def outcomes_of(articles: Iterable[Article], skips: Iterable[Skip],
+                dead_ids: set[str]) -> dict[str, str]:
+    """What happened to each URL tried in a run: "indexed", "dead-lettered" or a skip reason."""
+    out = {s.origin: s.reason for s in skips}
+    out.update({a.url: "dead-lettered" if a.id in dead_ids else "indexed" for a in articles if a.url})
+    return out
+
+
+def due_links(es: Elasticsearch, settings: Settings, links: list[Link], *, skip_indexed: bool = True,
+              retry_schedule: bool = True) -> tuple[list[Link], dict[str, UrlState], int]:
+    """Links worth fetching now: not indexed yet (unless not `skip_indexed`) and never tried,
+    or due again after a transient failure (unless `retry_schedule` is off). Returns them, the
+    stored outcomes of those tried before, and how many distinct links were dropped."""
+    links = dedupe_links(links)
+    urls = [link.url for link in links]
+    indexed = already_indexed(es, settings.read_alias, urls) if skip_indexed else set()
+    states = load_url_states(es, settings.state_index, [u for u in urls if u not in indexed])
+    now = datetime.now(UTC)
+    new = [link for link in links if link.url not in indexed
+           and (not retry_schedule or link.url not in states or states[link.url].due(now))]
+    return new, states, len(links) - len(new)

@@ -1,6 +1,6 @@
 """Syndicated copies of news stories, the way outlets rerun wire copy: a labelled dedup corpus.
 
-Each base story in `dedup_corpus/stories.jsonl` is an original; copies get a different outlet
+Each base story in `benchmarks/dedup_corpus/stories.jsonl` is an original; copies get a different outlet
 and URL, later timestamps, and a mix of edits: new headline, outlet boilerplate around the
 body, truncation, paragraph reordering, and small word edits. Deterministic for a seed.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-CORPUS = Path(__file__).resolve().parent / "dedup_corpus" / "stories.jsonl"
+CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "dedup_corpus" / "stories.jsonl"
 
 OUTLETS = ["Daily Ledger", "Harbour Times", "Capital Wire", "Evening Post", "Metro Herald",
            "Northern Star", "Global Desk", "Valley News", "Courier Online", "Morning Bulletin"]
