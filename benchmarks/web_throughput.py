@@ -18,9 +18,10 @@ from concurrent.futures import Executor
 
 from benchmarks.extraction_bench import load_corpus
 from tasks.dedupe.identity import dedupe_links
-from tasks.fetch.client import FetchSettings, PoliteFetcher
+from tasks.fetch.client import PoliteFetcher
 from tasks.fetch.web import discover, extraction_pool, fetch_articles
 from tasks.models import Article
+from tasks.settings import FetchSettings
 from tasks.sources import parse_sources
 from testkit.http_server import Server, page
 

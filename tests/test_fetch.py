@@ -25,7 +25,7 @@ import pytest
 import zstandard
 
 from tasks.fetch.charset import decode_html
-from tasks.fetch.client import FetchResult, FetchSettings, PoliteFetcher
+from tasks.fetch.client import FetchResult, PoliteFetcher
 from tasks.fetch.net_guard import (
     AddressRefused,
     GuardedBackend,
@@ -37,6 +37,7 @@ from tasks.fetch.net_guard import (
 from tasks.fetch.requester import media_type_accepted, parse_content_type, parse_retry_after
 from tasks.models import RobotsEntry
 from tasks.retry import full_jitter
+from tasks.settings import FetchSettings
 from testkit.http_server import (
     Handler,
     Log,

@@ -149,8 +149,9 @@ def test_atom_feed_and_sitemap_index_over_loopback_http():
     plain and a gzipped news sitemap (conditional requests: tests/test_web_ingest.py)."""
     import asyncio
 
-    from tasks.fetch.client import FetchSettings, PoliteFetcher
+    from tasks.fetch.client import PoliteFetcher
     from tasks.fetch.web import discover
+    from tasks.settings import FetchSettings
     from testkit.http_server import Server, page
 
     news = (FEEDS / "news_sitemap.xml").read_bytes()

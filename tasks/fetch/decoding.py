@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any, cast
 
 import brotli
 import httpx
@@ -115,8 +115,8 @@ class _BrotliDecoder:
 class _ZstdDecoder:
     def __init__(self, out: Writer) -> None:
         # The writer hands over DECODE_CHUNK at a time; the sink's TooLarge stops it there.
-        self._w = zstandard.ZstdDecompressor().stream_writer(_WriterAdapter(out),
-                                                              write_size=DECODE_CHUNK)
+        sink = cast(IO[bytes], _WriterAdapter(out))  # zstandard needs only .write()
+        self._w = zstandard.ZstdDecompressor().stream_writer(sink, write_size=DECODE_CHUNK)
 
     def feed(self, data: bytes) -> None:
         self._w.write(data)
