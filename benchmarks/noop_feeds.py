@@ -3,7 +3,8 @@
     .venv/bin/python -m benchmarks.noop_feeds [--feeds 50] [--pages 2]
 
 The second run must send one conditional request per feed (answered 304), fetch no article
-again, and index nothing. Prints requests and wall time of both runs. Uses the running local
+again, and index nothing. Prints requests and wall time of both runs, and how many
+Elasticsearch clients (connection pools) and fetchers each run opened. Uses the running local
 node (or ELASTICSEARCH_URL) under a throwaway index prefix, and Prefect's temporary server.
 """
 
@@ -37,6 +38,29 @@ def build_sites(feeds: int, pages: int) -> list[NewsSite]:
     return sites
 
 
+class Opened:
+    """Counts the clients a run opens: Elasticsearch connection pools and PoliteFetchers."""
+
+    def __init__(self) -> None:
+        from elasticsearch import Elasticsearch
+
+        from tasks.fetch.client import PoliteFetcher
+
+        self.es = self.fetchers = 0
+        for cls, attr in ((Elasticsearch, "es"), (PoliteFetcher, "fetchers")):
+            self._count(cls, attr)
+
+    def _count(self, cls: type, attr: str) -> None:
+        init = cls.__init__
+
+        def counted(obj: object, *args: object, **kwargs: object) -> None:
+            if kwargs.get("_transport") is None:  # `.options()` reuses the pool: not a new client
+                setattr(self, attr, getattr(self, attr) + 1)
+            init(obj, *args, **kwargs)
+
+        cls.__init__ = counted  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--feeds", type=int, default=50)
@@ -49,6 +73,7 @@ def main() -> None:
     settings = Settings.from_env().replace(index_prefix=prefix)
     from flows.ingest import ingest_sources  # after the environment is set
 
+    opened = Opened()
     sites = build_sites(args.feeds, args.pages)
     with tempfile.TemporaryDirectory() as tmp:
         sources = Path(tmp) / "sources.yaml"
@@ -58,6 +83,7 @@ def main() -> None:
         try:
             for label in ("first run", "no-op run"):
                 before = [len(s.requests) for s in sites]
+                opened.es = opened.fetchers = 0
                 t0 = time.perf_counter()
                 report = ingest_sources(sources_file=str(sources))
                 wall = time.perf_counter() - t0
@@ -68,7 +94,8 @@ def main() -> None:
                       f"requests served {served}, counted {report.http_requests}, "
                       f"304s {report.feeds_not_modified}, pages fetched {report.fetched}, "
                       f"article requests {pages}, created {report.created}, "
-                      f"unchanged {report.unchanged}, inputs {report.inputs}")
+                      f"unchanged {report.unchanged}, inputs {report.inputs}, "
+                      f"Elasticsearch clients opened {opened.es}, fetchers opened {opened.fetchers}")
         finally:
             for site in sites:
                 site.close()
