@@ -75,8 +75,8 @@ def with_progress(run: Callable[[], T]) -> T:
     def update(stage: str, done: int, total: int) -> None:
         with lock:
             if stage not in stages:
-                stages[stage] = bars.add_task(stage, total=total)
-            bars.update(stages[stage], completed=done, total=total)
+                stages[stage] = bars.add_task(stage, total=total or None)
+            bars.update(stages[stage], completed=done, total=total or None)  # 0: not known
 
     with bars, progress.listening(update):
         return run()
@@ -86,6 +86,15 @@ def _run_ingest(paths: list[str], batch_size: int):
     from flows.ingest import ingest_files  # Prefect is slow to import: only when needed
 
     return with_progress(lambda: ingest_files(paths=paths, batch_size=batch_size))
+
+
+# Exit codes: 0 every input indexed or skipped with a reason; 1 some dead-lettered; 2 a
+# configuration problem (settings, unreachable cluster, missing input); 3 the run failed.
+EXIT_OK, EXIT_DEAD_LETTERED, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
+
+
+def _exit_code(report) -> int:
+    return EXIT_OK if report.dead_lettered == 0 else EXIT_DEAD_LETTERED
 
 
 def _print_report(report, as_json: bool) -> None:
@@ -109,7 +118,7 @@ def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                                                   only=args.only or None,
                                                   batch_size=args.batch_size))
     _print_report(report, args.json)
-    return 0 if report.dead_lettered == 0 else 1
+    return _exit_code(report)
 
 
 def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
@@ -125,10 +134,10 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
             "batch_size": args.batch_size})
         report = with_progress(lambda: backfill(**params))
     except (ParameterTypeError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return 2
+        err.print(Text("error: ", style="red") + Text(str(exc)))
+        return EXIT_CONFIG
     _print_report(report, args.json)
-    return 0 if report.dead_lettered == 0 else 1
+    return _exit_code(report)
 
 
 def _cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
@@ -161,9 +170,12 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    missing = [str(p) for p in args.paths if not os.path.lexists(p)]
+    if missing:  # checked before Prefect starts: a typo costs no run
+        raise FileNotFoundError(f"input not found: {', '.join(missing)}")
     report = _run_ingest([str(p) for p in args.paths], args.batch_size)
     _print_report(report, args.json)
-    return 0 if report.dead_lettered == 0 else 1
+    return _exit_code(report)
 
 
 def _highlighted(snippet: str) -> Text:
@@ -309,9 +321,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args, Settings.from_env())
     except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError,
-            SettingsError) as exc:
-        err.print(f"[red]error:[/] {exc}")
-        return 2
+            SettingsError, FileNotFoundError) as exc:
+        err.print(Text("error: ", style="red") + Text(str(exc)))
+        return EXIT_CONFIG
+    except Exception as exc:  # the run itself failed: say so in one line (-v shows the traceback)
+        if type(exc).__name__ == "InputNotFound":  # flows are imported lazily
+            err.print(Text("error: ", style="red") + Text(str(exc)))
+            return EXIT_CONFIG
+        if args.verbose:
+            err.print_exception()
+        err.print(Text("error: the run failed: ", style="red") + Text(f"{type(exc).__name__}: {exc}"))
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

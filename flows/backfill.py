@@ -9,10 +9,10 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.ingest import gather_inputs, index_gathered, ingest_run
+from flows.ingest import InputNotFound, gather_inputs, ingest_run, ingest_stream
 from tasks.report import RunReport
 from tasks.sources import Source, enabled_sources
-from tasks.window import DateWindow, articles_in_window
+from tasks.window import DateWindow
 
 MAX_BACKFILL_URLS = 100_000
 
@@ -24,7 +24,7 @@ def backfill_sources(paths: list[str], url_list: str | None, urls: list[str],
         raise ValueError("nothing to backfill: give paths, url_list, urls or sources_file")
     for path in [*paths, *([url_list] if url_list else [])]:
         if not Path(path).exists():
-            raise ValueError(f"backfill input not found: {path}")
+            raise InputNotFound(f"backfill input not found: {path}")
     if only and not sources_file:
         raise ValueError("`only` selects sources of a sources_file; give sources_file too")
     web: list[Source] = []
@@ -52,7 +52,6 @@ def backfill(paths: list[str] | None = None, url_list: str | None = None,
     window = DateWindow.of(since, until)
     web, folders = backfill_sources(paths or [], url_list, urls or [], sources_file, only)
     with ingest_run(batch_size, setup) as run:
-        gathered = gather_inputs(run, web, folders, backfill=True, refetch=refetch, window=window)
-        gathered.articles, outside = articles_in_window(gathered.articles, window)
-        index_gathered(run, gathered, passed_over=outside)
+        inputs = gather_inputs(run, web, folders, backfill=True, refetch=refetch, window=window)
+        ingest_stream(run, inputs, window=window, remember=True)
     return run.report

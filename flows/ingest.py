@@ -7,8 +7,10 @@ Read a flow top to bottom as the table of contents of the pipeline; each step is
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -16,7 +18,7 @@ from elasticsearch import Elasticsearch
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.runtime import one_ingest_at_a_time, runtime_settings
+from flows.runtime import current_run_id, one_ingest_at_a_time, runtime_settings
 from flows.steps import (
     cluster_batch,
     discover_links,
@@ -24,13 +26,15 @@ from flows.steps import (
     ensure_indices,
     fetch_pages,
     index_batch,
+    keep_skips,
     prepare,
     quoted,
-    read_inputs,
     remember_outcomes,
     select_new_links,
 )
 from tasks import progress
+from tasks.batches import batched
+from tasks.extract.read_files import iter_inputs
 from tasks.fetch.session import open_fetch_session
 from tasks.fetch.web import fetch_settings_for
 from tasks.models import Article, Skip
@@ -40,28 +44,27 @@ from tasks.sources import Source, enabled_sources
 from tasks.store.bulk import Rejection
 from tasks.store.client import open_cluster
 from tasks.store.state import UrlState, load_robots, outcomes_of
-from tasks.window import DateWindow, links_in_window
+from tasks.window import DateWindow, articles_in_window, links_in_window
 
 ALL_TIME = DateWindow()
 
 
 @dataclass(slots=True)
 class IngestRun:
-    """One ingesting run: its settings and clients (opened once), its report, its batch size."""
+    """One ingesting run: its settings and clients (opened once), its report and batch size,
+    and what it must remember across batches."""
 
     settings: Settings
     es: Elasticsearch
     batch_size: int
+    run_id: str
     report: RunReport = field(default_factory=RunReport)
+    seen: dict[str, str] = field(default_factory=dict)  # article ids of this run -> origin
+    previous: dict[str, UrlState] = field(default_factory=dict)  # URLs tried in earlier runs
 
 
-@dataclass(slots=True)
-class Gathered:
-    """What a run read: articles, skips, and the stored outcomes of URLs tried before."""
-
-    articles: list[Article] = field(default_factory=list)
-    skips: list[Skip] = field(default_factory=list)
-    previous: dict[str, UrlState] = field(default_factory=dict)
+class InputNotFound(ValueError):
+    """A file or directory given to a run does not exist."""
 
 
 # --- the frame of every ingest flow ------------------------------------------------------------
@@ -72,6 +75,13 @@ def check_batch_size(batch_size: int) -> None:
         raise ValueError("batch_size must be at least 1")
 
 
+def check_paths(paths: list[str]) -> None:
+    """Every given path exists: a typo fails at once, not as an empty run."""
+    missing = [p for p in paths if not os.path.lexists(p)]
+    if missing:
+        raise InputNotFound(f"input not found: {', '.join(missing)}")
+
+
 def finish_run(report: RunReport, started: float) -> RunReport:
     """Check the accounting, publish the summary artifact, log it."""
     logger = get_run_logger()
@@ -79,10 +89,10 @@ def finish_run(report: RunReport, started: float) -> RunReport:
     for example in report.skip_examples:
         logger.warning("skipped %s", example)
     if not report.balanced:
-        raise RuntimeError(f"run does not balance, articles went missing: {report.to_dict()}")
+        raise RuntimeError(f"run does not balance, articles went missing: {report.to_dict(full=False)}")
     create_markdown_artifact(report.to_markdown(), key="ingest-summary",
                              description="ceasefire-etl ingest run summary")
-    logger.info("ingest summary: %s", report.to_dict())
+    logger.info("ingest summary: %s", json.dumps(report.to_dict(full=False)))
     return report
 
 
@@ -94,7 +104,7 @@ def ingest_run(batch_size: int, setup: bool) -> Iterator[IngestRun]:
     started = time.monotonic()
     settings = runtime_settings()
     with open_cluster(settings) as es:
-        run = IngestRun(settings, es, batch_size)
+        run = IngestRun(settings, es, batch_size, current_run_id())
         with one_ingest_at_a_time():
             if setup:
                 ensure_indices(es, settings)
@@ -102,12 +112,13 @@ def ingest_run(batch_size: int, setup: bool) -> Iterator[IngestRun]:
         finish_run(run.report, started)
 
 
-# --- the steps, in pipeline order ------------------------------------------------------------
+# --- inputs, read lazily -----------------------------------------------------------------------
 
 
-def fetch_web(run: IngestRun, web: list[Source], *, backfill: bool = False,
-              refetch: bool = False, window: DateWindow = ALL_TIME) -> Gathered:
-    """Discover links, keep the new ones, fetch and extract their pages, with one fetcher."""
+def web_inputs(run: IngestRun, web: list[Source], *, backfill: bool = False,
+               refetch: bool = False, window: DateWindow = ALL_TIME) -> Iterator[Article | Skip]:
+    """Discover links, keep the new ones, then fetch and extract their pages a batch at a
+    time, with one fetcher for the run."""
     settings, es, report = run.settings, run.es, run.report
     robots = load_robots(es, settings.state_index)
     with open_fetch_session(fetch_settings_for(settings, web), robots) as fetching:
@@ -117,67 +128,74 @@ def fetch_web(run: IngestRun, web: list[Source], *, backfill: bool = False,
         report.feeds_not_modified = found.not_modified
         report.add_listing_skips(found.skips)
         links, report.outside_window = links_in_window(found.links, window)
-        new, previous, report.seen_before = select_new_links(
+        new, run.previous, report.seen_before = select_new_links(
             quoted(links), quoted(es), settings, skip_indexed=not refetch, retry_schedule=not backfill)
-        articles, skips, report.fetched = fetch_pages(quoted(new), quoted(fetching), quoted(es), settings)
+        for chunk in batched(new, run.batch_size):
+            articles, skips, fetched = fetch_pages(quoted(chunk), quoted(fetching), quoted(es), settings)
+            report.fetched += fetched
+            report.http_requests = fetching.requests_sent
+            yield from articles
+            yield from skips
         report.http_requests = fetching.requests_sent
-    return Gathered(articles, skips, previous)
 
 
 def gather_inputs(run: IngestRun, web: list[Source], folders: list[str], *,
                   backfill: bool = False, refetch: bool = False,
-                  window: DateWindow = ALL_TIME) -> Gathered:
-    """The web sources' new pages, then the folders' files. A backfill ignores feed
-    validators and retry times; `refetch` fetches pages already indexed too (they are
-    updated if they changed)."""
-    gathered = Gathered()
+                  window: DateWindow = ALL_TIME) -> Iterator[Article | Skip]:
+    """The web sources' new pages, then the folders' files, as one lazy stream. A backfill
+    ignores feed validators and retry times; `refetch` fetches pages already indexed too."""
     if web:
-        gathered = fetch_web(run, web, backfill=backfill, refetch=refetch, window=window)
+        yield from web_inputs(run, web, backfill=backfill, refetch=refetch, window=window)
     if folders:
-        articles, skips = read_inputs(folders)
-        gathered.articles += articles
-        gathered.skips += skips
-    return gathered
+        yield from iter_inputs(folders)
 
 
-def index_prepared(run: IngestRun, ready: list[Article]) -> list[Rejection]:
-    """Enrich, cluster and index prepared articles batch by batch; return what was
-    dead-lettered."""
+# --- each batch through the pipeline ----------------------------------------------------------
+
+
+def index_prepared(run: IngestRun, ready: list[Article]) -> tuple[list[Skip], list[Rejection]]:
+    """Enrich, cluster and index prepared articles; return what enrichment skipped and what
+    Elasticsearch rejected."""
     settings, es, report = run.settings, run.es, run.report
-    rejected: list[Rejection] = []
-    for start in range(0, len(ready), run.batch_size):
-        batch = enrich_batch(quoted(ready[start:start + run.batch_size]), settings)
-        clusters = cluster_batch(quoted(batch), quoted(es), settings)
-        report.near_duplicates += clusters.near_duplicates
-        report.clusters_relabelled += len(clusters.plan.relabel)
-        result = index_batch(quoted(batch), quoted(clusters.plan.relabel), quoted(es), settings)
-        report.add_index(result)
-        rejected += result.rejections
-        progress.advance("enrich, cluster, index", start + len(batch), len(ready))
-    return rejected
+    enriched, failed = enrich_batch(quoted(ready), settings)
+    report.add_skips(failed)
+    clusters = cluster_batch(quoted(enriched), quoted(es), settings)
+    report.near_duplicates += clusters.near_duplicates
+    report.clusters_relabelled += len(clusters.plan.relabel)
+    result = index_batch(quoted(enriched), quoted(clusters.plan.relabel), quoted(es), settings)
+    report.add_index(result)
+    return failed, result.rejections
 
 
-def index_inputs(run: IngestRun, articles: list[Article], skips: list[Skip],
-                 passed_over: list[Skip] | None = None,
-                 ) -> tuple[list[Article], list[Skip], list[Rejection]]:
-    """Account for every input, prepare, enrich, cluster and index. `passed_over` inputs count
-    as skipped but are not returned among the skips. Returns (prepared articles, skips
-    including those dropped while preparing, dead-lettered)."""
-    passed_over = passed_over or []
-    run.report.inputs = len(articles) + len(skips) + len(passed_over)
-    run.report.add_skips(skips + passed_over)
-    ready, dropped = prepare(quoted(articles))
-    run.report.add_skips(dropped)
-    return ready, skips + dropped, index_prepared(run, ready)
-
-
-def index_gathered(run: IngestRun, gathered: Gathered, passed_over: list[Skip] | None = None) -> None:
-    """`index_inputs`, then remember every URL's outcome. `passed_over` inputs (outside a
-    backfill's window) are not remembered as tried, so later runs still take them."""
-    ready, skipped, rejected = index_inputs(run, gathered.articles, gathered.skips, passed_over)
-    outcomes = outcomes_of(ready, skipped, {r.article_id for r in rejected})
+def ingest_batch(run: IngestRun, batch: list[Article | Skip], window: DateWindow,
+                 remember: bool) -> None:
+    """Account for a batch of inputs and take it through the pipeline: prepare, enrich,
+    cluster, index; keep its skips; remember its URLs' outcomes (web runs). Inputs outside a
+    backfill's window count as skipped but are not remembered as tried."""
+    report = run.report
+    articles = [item for item in batch if isinstance(item, Article)]
+    skips = [item for item in batch if isinstance(item, Skip)]
+    articles, outside = articles_in_window(articles, window)
+    report.add_inputs(len(articles), skips + outside)
+    report.add_notes(articles)
+    ready, dropped = prepare(quoted(articles), quoted(run.seen))
+    report.add_skips(dropped)
+    failed, rejected = index_prepared(run, ready) if ready else ([], [])
+    skipped = skips + dropped + failed
+    if skipped or outside:
+        keep_skips(quoted(skipped + outside), run.run_id, quoted(run.es), run.settings)
+    outcomes = outcomes_of(ready, skipped, {r.article_id for r in rejected}) if remember else {}
     if outcomes:
-        remember_outcomes(quoted(outcomes), quoted(gathered.previous), quoted(run.es), run.settings)
+        remember_outcomes(quoted(outcomes), quoted(run.previous), quoted(run.es), run.settings)
+    progress.advance("enrich, cluster, index", report.inputs, 0)  # a stream: total not known
+
+
+def ingest_stream(run: IngestRun, items: Iterable[Article | Skip], *, window: DateWindow = ALL_TIME,
+                  remember: bool = False) -> None:
+    """Every input through the pipeline in bounded batches, read lazily: memory follows the
+    batch size, not the size of the input."""
+    for batch in batched(items, run.batch_size):
+        ingest_batch(run, batch, window, remember)
 
 
 # --- the flows -----------------------------------------------------------------------------
@@ -186,9 +204,9 @@ def index_gathered(run: IngestRun, gathered: Gathered, passed_over: list[Skip] |
 @flow(name="ingest-files")
 def ingest_files(paths: list[str], batch_size: int = 500, setup: bool = True) -> RunReport:
     """Ingest articles from local files and directories (plain text, HTML, JSONL)."""
+    check_paths(paths)
     with ingest_run(batch_size, setup) as run:
-        articles, skips = read_inputs(paths)
-        index_inputs(run, articles, skips)
+        ingest_stream(run, iter_inputs(paths))
     return run.report
 
 
@@ -200,6 +218,5 @@ def ingest_sources(sources_file: str = "sources.yaml", only: list[str] | None = 
     web = [s for s in sources if s.kind != "directory"]
     folders = [s.path for s in sources if s.kind == "directory" and s.path]
     with ingest_run(batch_size, setup) as run:
-        gathered = gather_inputs(run, web, folders)
-        index_gathered(run, gathered)
+        ingest_stream(run, gather_inputs(run, web, folders), remember=True)
     return run.report

@@ -8,6 +8,7 @@ never becomes a parameter or a log line (Settings hides it from repr).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -59,3 +60,10 @@ def one_ingest_at_a_time() -> Iterator[None]:
     with concurrency(INGEST_LIMIT, occupy=1, strict=True, lease_duration=INGEST_LEASE_S,
                      raise_on_lease_renewal_failure=False):
         yield
+
+
+def current_run_id() -> str:
+    """The Prefect flow run's id (a fresh one outside a flow run), naming a run's records."""
+    from prefect.runtime import flow_run
+
+    return str(flow_run.id or uuid.uuid4())

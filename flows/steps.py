@@ -17,8 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from tasks.dedupe.clusters import DedupeResult, dedupe_batch
-from tasks.enrich.enricher import enricher_for
-from tasks.extract.read_files import read_paths
+from tasks.enrich.enricher import enrich_or_skip, enricher_for
 from tasks.fetch.session import FetchSession
 from tasks.fetch.web import Discovery, discover, extraction_pool, fetch_articles
 from tasks.models import Article, Link, Skip
@@ -34,6 +33,7 @@ from tasks.store.state import (
     due_links,
     load_feed_states,
     record_outcomes,
+    record_skips,
     save_feed_states,
     save_robots,
 )
@@ -51,15 +51,9 @@ def quoted(value: T) -> T:
 
 
 @task(cache_policy=NO_CACHE)
-def read_inputs(paths: list[str]) -> tuple[list[Article], list[Skip]]:
-    """Read every supported file under `paths`."""
-    return read_paths(paths)
-
-
-@task(cache_policy=NO_CACHE)
-def prepare(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
-    """Clean, identify and drop in-batch exact duplicates."""
-    return prepare_articles(articles)
+def prepare(articles: list[Article], seen: dict[str, str]) -> tuple[list[Article], list[Skip]]:
+    """Clean, identify, sign, and drop copies of an id already in the run (`seen`)."""
+    return prepare_articles(articles, seen)
 
 
 # --- index ----------------------------------------------------------------------------------
@@ -72,9 +66,10 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> str:
 
 
 @task(cache_policy=NO_CACHE)
-def enrich_batch(articles: list[Article], settings: Settings) -> list[Article]:
-    """Language, canonical entities, topics, conflicts and relevance for one batch."""
-    return enricher_for(settings).enrich(articles)
+def enrich_batch(articles: list[Article], settings: Settings) -> tuple[list[Article], list[Skip]]:
+    """Language, canonical entities, topics, conflicts and relevance for one batch; articles
+    the enricher fails on become skips."""
+    return enrich_or_skip(enricher_for(settings), articles)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
@@ -85,9 +80,13 @@ def cluster_batch(articles: list[Article], es: Elasticsearch, settings: Settings
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
 def index_batch(articles: list[Article], relabel: dict[str, str], es: Elasticsearch,
-                settings: Settings) -> IndexReport:
-    """Bulk-write one batch, dead-letter what Elasticsearch rejects, relabel merged clusters."""
-    return write_batch(es, settings, articles, relabel)
+                settings: Settings, ledger: dict[str, str] | None = None) -> IndexReport:
+    """Bulk-write one batch, dead-letter what Elasticsearch rejects, relabel merged clusters.
+
+    Pass one `ledger` (an empty dict, `quoted`) per batch, made outside the task: a retry of
+    the task then reports the ids its failed try already wrote as created/updated, not
+    unchanged."""
+    return write_batch(es, settings, articles, relabel, ledger)
 
 
 # --- the web ----------------------------------------------------------------------------
@@ -128,6 +127,12 @@ def fetch_pages(links: list[Link], fetching: FetchSession, es: Elasticsearch,
     save_robots(es, settings.state_index, fetching.robots)
     articles = [i for i in items if isinstance(i, Article)]
     return articles, [i for i in items if isinstance(i, Skip)], downloaded
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)
+def keep_skips(skips: list[Skip], run_id: str, es: Elasticsearch, settings: Settings) -> int:
+    """Store every skipped input of the batch with its source in the state index."""
+    return record_skips(es, settings.state_index, run_id, skips)
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 PIPELINE_VERSION = "0.1.0"
+NOT_INDEXED = frozenset({"id", "notes"})  # Article fields that are not part of `_source`
 
 
 @dataclass(slots=True)
@@ -62,6 +64,9 @@ class Article:
     extractor: str = ""
     fetched_at: datetime | None = None
     pipeline_version: str = PIPELINE_VERSION
+    # What was wrong but not fatal (e.g. "date-out-of-range": the date was dropped): counted in
+    # the run report, never indexed.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def word_count(self) -> int:
@@ -72,7 +77,7 @@ class Article:
         """The Elasticsearch `_source` for this article (no `id`, empty values dropped)."""
         doc: dict[str, Any] = {}
         for f in dataclasses.fields(self):
-            if f.name == "id":
+            if f.name in NOT_INDEXED:
                 continue
             value = getattr(self, f.name)
             if isinstance(value, Entities):
@@ -130,3 +135,19 @@ class Skip:
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
+
+
+T = TypeVar("T")
+
+
+def split_skips(items: Iterable[T | Skip]) -> tuple[list[T], list[Skip]]:
+    """The items that are not Skips, and the Skips, each in their order."""
+    kept: list[T] = []
+    skips: list[Skip] = []
+    for item in items:
+        if isinstance(item, Skip):
+            skips.append(item)
+        else:
+            kept.append(item)
+    return kept, skips
+

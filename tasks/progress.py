@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-Listener = Callable[[str, int, int], None]  # stage, done, total
+Listener = Callable[[str, int, int], None]  # stage, done, total (0 when not known: a stream)
 _listeners: list[Listener] = []
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from tasks.models import Skip
+from tasks.models import Article, Skip
 from tasks.store.bulk import IndexReport
 
-MAX_LISTED_SKIPS = 50
+MAX_LISTED_SKIPS = 50  # shown in tables and logs; the JSON summary and the state index get all
 
 
 @dataclass(slots=True)
@@ -30,7 +30,9 @@ class RunReport:
     near_duplicates: int = 0  # indexed, marked `duplicate_of` an earlier copy
     clusters_relabelled: int = 0  # existing clusters given an earlier representative or merged
     skipped: Counter[str] = field(default_factory=Counter)
-    skip_examples: list[str] = field(default_factory=list)
+    notes: Counter[str] = field(default_factory=Counter)  # kept articles' dropped values, by reason
+    skips: list[Skip] = field(default_factory=list)  # every skipped input, with its source
+    dead_letters: list[tuple[str, str, str]] = field(default_factory=list)  # (id, origin, reason)
     duration_s: float = 0.0
 
     @property
@@ -42,24 +44,42 @@ class RunReport:
         """input = indexed + dead-lettered + skipped."""
         return self.inputs == self.indexed + self.dead_lettered + sum(self.skipped.values())
 
+    listing_skips: list[Skip] = field(default_factory=list)  # failed feeds and sitemaps
+
+    @property
+    def skip_examples(self) -> list[str]:
+        """The first skips (listings first), for tables and logs."""
+        return [str(s) for s in [*self.listing_skips, *self.skips][:MAX_LISTED_SKIPS]]
+
+    def add_inputs(self, articles: int, skips: list[Skip]) -> None:
+        """Count a batch of inputs: articles to index, and inputs already skipped."""
+        self.inputs += articles + len(skips)
+        self.add_skips(skips)
+
+    def add_notes(self, articles: list[Article]) -> None:
+        """Count what was dropped from articles that are kept (e.g. an impossible date)."""
+        for article in articles:
+            self.notes.update(article.notes)
+
     def add_skips(self, skips: list[Skip]) -> None:
+        """Inputs (counted already) that will not be indexed, each with its reason."""
         for skip in skips:
             self.skipped[skip.reason] += 1
-            if len(self.skip_examples) < MAX_LISTED_SKIPS:
-                self.skip_examples.append(str(skip))
+        self.skips += skips
 
     def add_listing_skips(self, skips: list[Skip]) -> None:
         """Feeds and sitemaps that failed: reported, but not article inputs."""
         for skip in skips:
             self.listing_failures[skip.reason] += 1
-            if len(self.skip_examples) < MAX_LISTED_SKIPS:
-                self.skip_examples.append(str(skip))
+        self.listing_skips += skips
 
     def add_index(self, result: IndexReport) -> None:
         self.created += result.created
         self.updated += result.updated
         self.unchanged += result.unchanged
         self.dead_lettered += result.dead_lettered
+        self.dead_letters += [(r.article_id, r.origin or "", f"{r.error_type}: {r.reason}"[:500])
+                              for r in result.rejections]
 
     def rows(self) -> list[tuple[str, int | str]]:
         """(label, value) rows for tables and artifacts."""
@@ -79,6 +99,7 @@ class RunReport:
             ("clusters relabelled", self.clusters_relabelled),
         ]
         rows += [(f"skipped: {reason}", n) for reason, n in sorted(self.skipped.items())]
+        rows += [(f"kept, value dropped: {note}", n) for note, n in sorted(self.notes.items())]
         rows.append(("duration", f"{self.duration_s:.2f} s"))
         return rows
 
@@ -88,8 +109,9 @@ class RunReport:
         lines += [f"| {label} | {value} |" for label, value in self.rows()]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict[str, object]:
-        return {"discovered": self.discovered, "seen_before": self.seen_before,
+    def to_dict(self, full: bool = True) -> dict[str, object]:
+        """The summary as plain values; `full` adds every skip and dead letter with its source."""
+        counts: dict[str, object] = {"discovered": self.discovered, "seen_before": self.seen_before,
                 "outside_window": self.outside_window,
                 "feeds_not_modified": self.feeds_not_modified, "http_requests": self.http_requests,
                 "fetched": self.fetched, "listing_failures": dict(self.listing_failures),
@@ -97,5 +119,13 @@ class RunReport:
                 "unchanged": self.unchanged, "indexed": self.indexed,
                 "dead_lettered": self.dead_lettered, "near_duplicates": self.near_duplicates,
                 "clusters_relabelled": self.clusters_relabelled, "skipped": dict(self.skipped),
+                "notes": dict(self.notes),
                 "skip_examples": self.skip_examples, "duration_s": round(self.duration_s, 3),
                 "balanced": self.balanced}
+        if not full:
+            return counts
+        return {**counts,
+                "skips": [{"origin": s.origin, "reason": s.reason, "detail": s.detail} for s in self.skips],
+                "listing_failures_by_source": [{"origin": s.origin, "reason": s.reason, "detail": s.detail}
+                                               for s in self.listing_skips],
+                "dead_letters": [{"id": i, "origin": o, "reason": r} for i, o, r in self.dead_letters]}

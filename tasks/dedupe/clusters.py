@@ -3,7 +3,9 @@
 One `msearch` finds, for every article of a batch, the indexed articles sharing LSH bands;
 one `mget` fetches their clusters' representatives; `tasks.near_dup.plan_clusters` decides.
 Clusters whose representative changed (an earlier copy arrived, or two clusters were joined)
-are relabelled after the batch is written.
+are relabelled after the batch is written; clusters whose representative Elasticsearch
+rejected (dead-lettered, so not in the index) are healed: their earliest remaining member
+becomes the representative.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tasks.dedupe.near_dup import (
 )
 from tasks.extract.dates import find_iso_datetimes
 from tasks.models import Article
-from tasks.store.bulk import document_hash
+from tasks.store.bulk import Retry, bulk_items, call, document_hash, refresh
 
 LOGGER = logging.getLogger(__name__)
 
@@ -126,28 +128,101 @@ def dedupe_batch(es: Elasticsearch, index: str, articles: list[Article]) -> Dedu
     return DedupeResult(plan, apply_plan(articles, plan))
 
 
-def relabel_clusters(es: Elasticsearch, index: str, relabel: dict[str, str]) -> int:
-    """Point every member of the relabelled clusters at its new representative."""
+def _scan(es: Elasticsearch, index: str, query: dict[str, Any], retry: Retry | None,
+          source: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every hit of `query` (with versions), the whole scan retried on transient failures."""
+    body: dict[str, Any] = {"query": query}
+    if source is not None:
+        body["_source"] = source
+    return call(lambda: list(helpers.scan(es, index=index, query=body, seq_no_primary_term=True,
+                                          preserve_order=False)),
+                retry, f"scan of {index}")
+
+
+def relabel_action(hit: dict[str, Any], rep: str) -> dict[str, Any]:
+    """A guarded rewrite of one cluster member pointing it at representative `rep`."""
+    src = dict(hit["_source"])
+    src["cluster_id"] = rep
+    if hit["_id"] == rep:
+        src.pop("duplicate_of", None)
+    else:
+        src["duplicate_of"] = rep
+    src["doc_hash"] = document_hash(src)
+    return {"_op_type": "index", "_index": hit["_index"], "_id": hit["_id"],
+            "if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"], "_source": src}
+
+
+def relabel_clusters(es: Elasticsearch, index: str, relabel: dict[str, str],
+                     retry: Retry | None = None) -> int:
+    """Point every member of the relabelled clusters at its new representative; return how
+    many members were rewritten.
+
+    Writes are guarded by the version each member was read at and retried per item on
+    429/5xx (`bulk_items`); a member that changed since the scan (409) is read again and
+    rewritten if it still belongs to a relabelled cluster. Raises if some member cannot be
+    rewritten (a rejection, or retries exhausted)."""
     if not relabel:
         return 0
-    es.indices.refresh(index=index)
-    actions = []
-    for hit in helpers.scan(es, index=index, query={"query": {"terms": {"cluster_id": list(relabel)}}},
-                            seq_no_primary_term=True, preserve_order=False):
-        src = hit["_source"]
-        rep = relabel[src["cluster_id"]]
-        src["cluster_id"] = rep
-        if hit["_id"] == rep:
-            src.pop("duplicate_of", None)
-        else:
-            src["duplicate_of"] = rep
-        src["doc_hash"] = document_hash(src)
-        actions.append({"_op_type": "index", "_index": hit["_index"], "_id": hit["_id"],
-                        "if_seq_no": hit["_seq_no"], "if_primary_term": hit["_primary_term"],
-                        "_source": src})
-    ok, errors = helpers.bulk(es, actions, raise_on_error=False, stats_only=False)
-    if isinstance(errors, list) and errors:
-        raise RuntimeError(f"relabelling {len(errors)} cluster members failed: {errors[:3]}")
-    es.indices.refresh(index=index)
-    LOGGER.info("relabelled %d members of %d clusters", ok, len(relabel))
-    return ok
+    retry = retry or Retry()
+    refresh(es, index, retry)
+    query: dict[str, Any] = {"terms": {"cluster_id": sorted(relabel)}}
+    rewritten = 0
+    conflicted: list[str] = []
+    for round_ in range(retry.attempts):
+        if round_:
+            retry.wait(round_)
+            refresh(es, index, retry)
+            query = {"bool": {"filter": [{"terms": {"cluster_id": sorted(relabel)}},
+                                         {"ids": {"values": conflicted}}]}}
+        hits = _scan(es, index, query, retry)
+        actions = [relabel_action(h, relabel[h["_source"]["cluster_id"]]) for h in hits]
+        outcome = bulk_items(es, actions, retry)
+        rewritten += len(outcome.succeeded)
+        failed = [f for f in outcome.failed if f.status != 409]
+        if failed:
+            raise RuntimeError(f"relabelling {len(failed)} cluster members failed: "
+                               + "; ".join(f"{f.id}: {f.status} {f.error_text()}" for f in failed[:3]))
+        conflicted = [f.id for f in outcome.conflicts()]
+        if not conflicted:
+            break
+    else:
+        raise RuntimeError(f"relabelling {len(conflicted)} cluster members kept conflicting "
+                           f"after {retry.attempts} attempts (e.g. {conflicted[:3]})")
+    refresh(es, index, retry)
+    LOGGER.info("relabelled %d members of %d clusters", rewritten, len(relabel))
+    return rewritten
+
+
+def heal_plan(members: list[Member], rejected: set[str]) -> dict[str, str]:
+    """Clusters whose representative was rejected -> their earliest remaining member.
+
+    `members` are the indexed members of those clusters (`cluster_id` set). A rejected id is
+    never chosen, even if an older version of it is still indexed; a cluster with no other
+    member is left alone."""
+    by_cluster: dict[str, list[Member]] = {}
+    for m in members:
+        if m.cluster_id in rejected:
+            by_cluster.setdefault(m.cluster_id, []).append(m)
+    plan = {}
+    for cid, ms in by_cluster.items():
+        remaining = [m for m in ms if m.id not in rejected]
+        if remaining:
+            plan[cid] = min(remaining, key=rank_key).id
+    return plan
+
+
+def heal_clusters(es: Elasticsearch, index: str, rejected_ids: list[str],
+                  retry: Retry | None = None) -> int:
+    """Re-point the clusters whose representative Elasticsearch rejected (dead-lettered ids
+    are not in the index): each gets its earliest remaining member as representative and
+    every member is rewritten (`relabel_clusters`). Returns how many members were rewritten."""
+    if not rejected_ids:
+        return 0
+    refresh(es, index, retry)
+    hits = _scan(es, index, {"terms": {"cluster_id": sorted(set(rejected_ids))}}, retry,
+                 source=["published_at", "cluster_id"])
+    plan = heal_plan([_member_from_hit(h) for h in hits], set(rejected_ids))
+    if not plan:
+        return 0
+    LOGGER.warning("healing %d clusters whose representative was dead-lettered", len(plan))
+    return relabel_clusters(es, index, plan, retry)

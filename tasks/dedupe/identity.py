@@ -32,11 +32,17 @@ def canonical_url(url: str) -> str:
         normalized = courlan.normalize_url(url.strip())
     except ValueError:
         normalized = url.strip()
-    parts = urlsplit(normalized)
+    try:
+        parts = urlsplit(normalized)
+        port = parts.port
+    except ValueError:  # an unbalanced "[" or a port that is not one: keep what was given
+        return normalized
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
-    if parts.port and (scheme, parts.port) not in (("http", 80), ("https", 443)):
-        host = f"{host}:{parts.port}"
+    if ":" in host:  # an IPv6 literal keeps its brackets, or the URL names no host at all
+        host = f"[{host}]"
+    if port and (scheme, port) not in (("http", 80), ("https", 443)):
+        host = f"{host}:{port}"
     params = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
               if not TRACKING_PARAMS.match(k) and (k.lower(), v.lower()) not in _AMP_PARAMS]
     path = _AMP_PATH_RE.sub("", parts.path) or "/"
@@ -50,7 +56,8 @@ def normalized_for_hash(text: str) -> str:
 
 
 def _sha(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a name read with surrogateescape still hashes (to a stable value)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def content_hash(body: str) -> str:
@@ -76,19 +83,23 @@ def assign_identity(article: Article) -> Article:
     return article
 
 
-def drop_batch_duplicates(articles: list[Article]) -> tuple[list[Article], list[Skip]]:
-    """Keep the first article per id; later ones become Skips naming the copy they repeat."""
-    seen: dict[str, Article] = {}
+def drop_batch_duplicates(articles: list[Article], seen: dict[str, str] | None = None,
+                          ) -> tuple[list[Article], list[Skip]]:
+    """Keep the first article per id; later ones become Skips naming the copy they repeat.
+
+    `seen` (id -> origin) carries the ids of earlier batches of the same run, so a copy in a
+    later batch is named the same way; it grows by one short entry per article.
+    """
+    seen = {} if seen is None else seen
     kept: list[Article] = []
     skips: list[Skip] = []
     for article in articles:
         first = seen.get(article.id)
         if first is None:
-            seen[article.id] = article
+            seen[article.id] = article.origin or article.id
             kept.append(article)
         else:
-            skips.append(Skip(article.origin or article.id, "duplicate-in-run",
-                              f"same id as {first.origin or first.id}"))
+            skips.append(Skip(article.origin or article.id, "duplicate-in-run", f"same id as {first}"))
     return kept, skips
 
 

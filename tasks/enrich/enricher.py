@@ -22,7 +22,7 @@ from tasks.enrich.canonical import (
 )
 from tasks.enrich.language import detect_language
 from tasks.enrich.topics import Taxonomy, classify, load_taxonomy
-from tasks.models import Article, Entities
+from tasks.models import Article, Entities, Skip
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -157,6 +157,25 @@ class Enricher:
                 result.topics, result.conflicts, result.relevance)
             article.enrichment_version = version
         return articles
+
+
+def enrich_or_skip(enricher: Enricher, articles: list[Article]) -> tuple[list[Article], list[Skip]]:
+    """Enrich the batch; if that fails, each article alone, so one article the model or the
+    rules choke on becomes a named skip instead of failing the batch."""
+    try:
+        return enricher.enrich(articles), []
+    except Exception as batch_error:
+        LOGGER.warning("enriching a batch of %d failed (%r); enriching one by one",
+                       len(articles), batch_error)
+    done: list[Article] = []
+    skips: list[Skip] = []
+    for article in articles:
+        try:
+            done += enricher.enrich([article])
+        except Exception as exc:
+            skips.append(Skip(article.origin or article.id, f"enrich-error:{type(exc).__name__}",
+                              str(exc)[:300]))
+    return done, skips
 
 
 @cache

@@ -6,7 +6,6 @@ Public entry points: `parse_plain_text(text, path=None)` and `extract_html(html,
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,8 +19,10 @@ from lxml import etree
 from trafilatura.settings import Document
 
 from tasks.clean import drop_cruft, is_title_repeat, text_key
-from tasks.extract.dates import find_iso_datetimes, parse_date
+from tasks.extract.dates import date_in_range, find_iso_datetimes, parse_date, read_date
+from tasks.extract.errors import ExtractionError
 from tasks.extract.plain_text import PlainTextError, parse_byline, parse_plain_text, split_dateline
+from tasks.extract.records import load_json, validate_record
 from tasks.models import Article
 
 LOGGER = logging.getLogger(__name__)
@@ -31,15 +32,6 @@ __all__ = ["ExtractionError", "PlainTextError", "article_from_record", "extract_
 
 TRAFILATURA_EXTRACTOR = f"trafilatura-{trafilatura.__version__}"
 MIN_BODY_CHARS = 200
-
-
-class ExtractionError(ValueError):
-    """An input held no usable article; `reason` names why, for run summaries."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 def _split_authors(value: str | None) -> list[str]:
@@ -88,18 +80,18 @@ def page_metadata(html: str | bytes) -> PageMeta:
     """Publication time (with its offset: htmldate keeps only the day) and declared language."""
     try:
         tree = lxml.html.fromstring(html)
-    except (etree.ParserError, ValueError):
+    except (etree.LxmlError, ValueError):
         return PageMeta()
     candidates = [m.get("content", "") for m in tree.iter("meta")
                   if (m.get("property") or m.get("name") or m.get("itemprop") or "").lower()
                   in PUBLISHED_META]
     for script in tree.xpath('//script[@type="application/ld+json"]'):
-        with contextlib.suppress(ValueError):
-            candidates += list(_json_ld_dates(json.loads(script.text_content())))
+        with contextlib.suppress(ExtractionError):  # load_json bounds the nesting it accepts
+            candidates += list(_json_ld_dates(load_json(script.text_content())))
     candidates += tree.xpath("//time/@datetime")
     published = None
     for value in candidates:
-        found = [d for d in find_iso_datetimes(value) if d.tzinfo]
+        found = [d for d in find_iso_datetimes(str(value)) if d.tzinfo and date_in_range(d)]
         if found:
             published = found[0]
             break
@@ -180,37 +172,29 @@ def extract_html(html: str | bytes, url: str | None = None) -> Article:
     )
 
 
-def _as_list(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return _split_authors(value.replace(",", ";"))
-    return [str(v).strip() for v in value if str(v).strip()]
+def article_from_record(record: Any, origin: str) -> Article:
+    """An Article from one JSON record (`title`, `body`/`text`, or `html`; optional metadata).
 
-
-def article_from_record(record: dict[str, Any], origin: str) -> Article:
-    """An Article from one JSON record (`title`, `body`/`text`, or `html`; optional metadata)."""
-    if not isinstance(record, dict):
-        raise ExtractionError("jsonl-not-an-object", f"got {type(record).__name__}")
-    url = record.get("url") or None
-    if record.get("html") and not (record.get("body") or record.get("text")):
-        article = extract_html(record["html"], url=url)
+    ExtractionError names what is wrong with the record (tasks.extract.records.RECORD_REASONS,
+    or extract_html's reasons for a page). A published date that gives no believable date
+    (tasks.extract.dates.date_problem) leaves the article undated, with a warning.
+    """
+    fields = validate_record(record)
+    url = fields.url or None
+    if fields.html_only:
+        article = extract_html(fields.html or "", url=url)
     else:
-        body = record.get("body") or record.get("text")
-        title = record.get("title")
-        if not isinstance(body, str) or not body.strip():
-            raise ExtractionError("jsonl-missing-body", "needs `body`, `text` or `html`")
-        if not isinstance(title, str) or not title.strip():
-            raise ExtractionError("jsonl-missing-title")
-        article = Article(title=title, body=body, url=url, extractor="jsonl")
+        article = Article(title=fields.title or "", body=fields.body_text or "", url=url,
+                          extractor="jsonl")
     article.origin = origin
-    article.source = record.get("source") or article.source
-    article.feed = record.get("feed") or None
-    article.authors = _as_list(record.get("authors") or record.get("author")) or article.authors
-    published = record.get("published_at") or record.get("published") or record.get("date")
-    if published:
-        article.published_at = parse_date(str(published))
-        if article.published_at is None:
-            # The article is still worth keeping; the unusable date is reported, not invented.
-            LOGGER.warning("%s: unparseable published date %r, left empty", origin, published)
+    article.source = fields.source or article.source
+    article.feed = fields.feed or None
+    article.authors = fields.author_names or article.authors
+    published = fields.published_text
+    article.published_at, problem = read_date(published)
+    if problem:
+        # The article is still worth keeping; the unusable date is counted, not invented.
+        article.notes.append(problem)
+        LOGGER.warning("%s: %s published date %r, left empty", origin, problem.removeprefix("date-"),
+                       published)
     return article

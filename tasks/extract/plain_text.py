@@ -16,13 +16,16 @@ or with an agency byline carrying machine-readable dates::
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tasks.clean import is_cruft_line, is_title_repeat, normalize_line, normalize_text, text_key
-from tasks.extract.dates import as_aware, find_iso_datetimes, labelled_dates, parse_human_date
+from tasks.extract.dates import find_iso_datetimes, labelled_dates, parse_human_date, sane_date
 from tasks.models import Article
+
+LOGGER = logging.getLogger(__name__)
 
 MAX_TITLE_CHARS = 400
 HEADER_LINES = 6  # non-empty lines after the title in which a byline or date line may appear
@@ -178,7 +181,11 @@ def parse_plain_text(text: str, path: str | None = None) -> Article:
     if not body:
         raise PlainTextError(f"no body text after the title and byline{where}")
     dateline, body[0] = split_dateline(body[0])
-    published = as_aware(byline.published) if byline.published else None
+    published = sane_date(byline.published)
+    if byline.published and published is None:
+        # The article is still worth keeping; the impossible date is reported, not kept.
+        LOGGER.warning("%s: out-of-range published date %s, left empty", path or "text",
+                       byline.published.isoformat())
     return Article(
         title=title,
         body="\n\n".join(body),

@@ -14,12 +14,13 @@ import os
 from collections.abc import Coroutine, Iterable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from tasks import progress
+from tasks.extract.dates import sane_date
 from tasks.extract.html import ExtractionError, extract_html
 from tasks.fetch.client import FetchResult, PoliteFetcher
 from tasks.fetch.discover import Listing, parse_feed, parse_sitemap, parse_url_list
@@ -36,8 +37,6 @@ FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xm
 PAGE_TYPES = ("text/html", "application/xhtml+xml")
 MAX_CHILD_SITEMAPS = 50
 MAX_SITEMAP_DEPTH = 2
-DATE_SKEW = timedelta(days=1)  # clocks and time zones: a little "future" is tolerated
-EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 PAGE_CONCURRENCY = 32  # pages in flight across all hosts (per host: the fetcher's limit)
 
 
@@ -73,11 +72,10 @@ def fetch_settings_for(settings: Settings, sources: Iterable[Source]) -> FetchSe
 
 def sane_published(extracted: datetime | None, listed: datetime | None,
                    now: datetime) -> datetime | None:
-    """The page's date unless impossible (future beyond skew, or absurdly old); else the feed's."""
-    for candidate in (extracted, listed):
-        if candidate is not None and EARLIEST_DATE <= candidate <= now + DATE_SKEW:
-            return candidate
-    return None
+    """The page's date unless impossible (future beyond skew, or absurdly old); else the feed's.
+
+    The range is the one rule of `tasks.extract.dates.date_in_range`."""
+    return sane_date(extracted, now) or sane_date(listed, now)
 
 
 async def _listing(fetcher: PoliteFetcher, source: Source, url: str,

@@ -88,10 +88,13 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
     if actions:
         es.indices.update_aliases(actions=actions)
         result.changes += [f"alias {a['add']['alias']} -> {index}" for a in actions]
-    for extra in (settings.deadletter_index, settings.state_index):
+    for name, extra in (("deadletter", settings.deadletter_index), ("state", settings.state_index)):
         if not es.indices.exists(index=extra):
             es.options(ignore_status=400).indices.create(index=extra)  # 400: created concurrently
             result.changes.append(f"created index {extra}")
+        else:  # fields added to the template since the index was made (additive only)
+            mappings = index_mappings.load(name)["template"]["mappings"]
+            es.indices.put_mapping(index=extra, properties=mappings["properties"])
     es.cluster.health(index=index, wait_for_status="yellow", timeout="30s")
     return result
 

@@ -27,7 +27,7 @@ TRANSIENT = ("timeout", "connect-error", "network-error", "retries-exhausted", "
 
 
 def _doc_id(kind: str, key: str) -> str:
-    return f"{kind}:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    return f"{kind}:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,3 +162,17 @@ def due_links(es: Elasticsearch, settings: Settings, links: list[Link], *, skip_
     new = [link for link in links if link.url not in indexed
            and (not retry_schedule or link.url not in states or states[link.url].due(now))]
     return new, states, len(links) - len(new)
+
+
+def record_skips(es: Elasticsearch, index: str, run_id: str, skips: Iterable[Skip],
+                 now: datetime | None = None) -> int:
+    """Keep every input a run skipped, with its source and reason (kind `skip`), so none is
+    known only from a summary's first examples. Ids derive from run and origin: a retried
+    write stores each once."""
+    stamp = (now or datetime.now(UTC)).isoformat()
+    actions = [{"_index": index, "_id": _doc_id("skip", f"{run_id}\n{s.origin}\n{s.reason}"), "_source": {
+        "kind": "skip", "run_id": run_id, "origin": s.origin[:4096], "reason": s.reason,
+        "detail": s.detail[:2000], "at": stamp}} for s in skips]
+    if actions:
+        helpers.bulk(es, actions)
+    return len(actions)

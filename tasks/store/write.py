@@ -1,21 +1,39 @@
-"""Write one prepared, clustered batch: bulk index, dead-letter rejections, relabel clusters."""
+"""Write one prepared, clustered batch: bulk index, dead-letter rejections, relabel clusters,
+heal clusters whose representative was rejected."""
 
 from __future__ import annotations
 
 from elasticsearch import Elasticsearch
 
-from tasks.dedupe.clusters import relabel_clusters
+from tasks.dedupe.clusters import heal_clusters, relabel_clusters
 from tasks.models import Article
 from tasks.settings import Settings
-from tasks.store.bulk import IndexReport, index_articles, write_dead_letters
+from tasks.store.bulk import (
+    IndexReport,
+    Ledger,
+    Retry,
+    index_articles,
+    refresh,
+    write_dead_letters,
+)
 
 
 def write_batch(es: Elasticsearch, settings: Settings, articles: list[Article],
-                relabel: dict[str, str]) -> IndexReport:
+                relabel: dict[str, str], ledger: Ledger | None = None,
+                retry: Retry | None = None) -> IndexReport:
     """Bulk-write `articles`, dead-letter what Elasticsearch rejects, move the members of
-    relabelled clusters, and refresh so the next batch's clustering sees this one."""
-    result = index_articles(es, settings.write_alias, articles)
-    write_dead_letters(es, settings.deadletter_index, result.rejections)
-    relabel_clusters(es, settings.write_alias, relabel)
-    es.indices.refresh(index=settings.write_alias)
+    relabelled clusters, re-point clusters whose representative was rejected, and refresh so
+    the next batch's clustering sees this one.
+
+    Safe to call again with the same batch after a failure (every step is idempotent). Pass
+    the same `ledger` (an empty dict the caller keeps for the batch) to every call: the ids an
+    earlier call wrote then count as created or updated in this call's report, not unchanged,
+    so the last successful call's report is the batch's exact account."""
+    retry = retry or Retry()
+    result = index_articles(es, settings.write_alias, articles, ledger=ledger, retry=retry)
+    write_dead_letters(es, settings.deadletter_index, result.rejections, retry=retry)
+    relabel_clusters(es, settings.write_alias, relabel, retry)
+    result.healed = heal_clusters(es, settings.write_alias,
+                                  [r.article_id for r in result.rejections], retry)
+    refresh(es, settings.write_alias, retry)
     return result
