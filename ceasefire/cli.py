@@ -114,6 +114,7 @@ def _print_report(report, as_json: bool) -> None:
 def _cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from flows.ingest import ingest_sources  # Prefect is slow to import: only when needed
 
+    _preflight(settings)
     report = with_progress(lambda: ingest_sources(sources_file=str(args.sources),
                                                   only=args.only or None,
                                                   batch_size=args.batch_size))
@@ -126,6 +127,7 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
     from flows.backfill import backfill  # Prefect is slow to import: only when needed
 
+    _preflight(settings)
     try:
         params = backfill.validate_parameters({
             "paths": [str(p) for p in args.paths] or None, "url_list": args.url_list,
@@ -169,10 +171,16 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    missing = [str(p) for p in args.paths if not os.path.lexists(p)]
-    if missing:  # checked before Prefect starts: a typo costs no run
+def _preflight(settings: Settings, paths: Sequence[Path | str] = ()) -> None:
+    """What would fail a run, checked before Prefect starts: inputs exist, the cluster answers."""
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
+    if missing:
         raise FileNotFoundError(f"input not found: {', '.join(missing)}")
+    open_cluster(settings).close()
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    _preflight(settings, args.paths)
     report = _run_ingest([str(p) for p in args.paths], args.batch_size)
     _print_report(report, args.json)
     return _exit_code(report)
@@ -316,8 +324,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("elastic_transport", "httpx", "httpcore"):
+    for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # The client logs each failed attempt with a traceback; what failed is said once, plainly.
+    logging.getLogger("elastic_transport").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         return args.func(args, Settings.from_env())
     except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError,

@@ -135,3 +135,33 @@ def test_cli_draws_progress_bars_on_a_terminal(flow_env):
     assert "read files" in screen and "enrich, cluster, index" in screen and "2/?" in screen
     piped = _cli("ingest", str(EXAMPLES))
     assert "enrich, cluster, index" not in piped.stdout + piped.stderr
+
+
+def test_exit_codes_for_configuration_problems(flow_env, tmp_path):
+    """2, with one plain line and no traceback, before any work: a missing input, an invalid
+    variable, no cluster answering."""
+    missing = _cli("ingest", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "input not found" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    bad_port = _cli("ingest", str(EXAMPLES), env={"CEASEFIRE_ES_PORT": "abc"})
+    assert bad_port.returncode == 2 and "CEASEFIRE_ES_PORT='abc'" in bad_port.stderr
+    closed = _cli("ingest", str(EXAMPLES), env={"ELASTICSEARCH_URL": "http://etl:hunter2@127.0.0.1:1",
+                                                "ELASTICSEARCH_TIMEOUT": "2"})
+    assert closed.returncode == 2 and "no Elasticsearch at http://***@127.0.0.1:1" in closed.stderr
+    assert "hunter2" not in closed.stderr + closed.stdout and "Traceback" not in closed.stderr
+
+
+def test_the_json_summary_lists_every_skip_with_its_source(flow_env, es, tmp_path):
+    (tmp_path / "good.jsonl").write_text("\n".join(
+        json.dumps({"title": f"Truce holds in town {i}", "url": f"https://e.example/{i}",
+                    "body": f"Ceasefire observers reported calm in town {i} overnight. " * 20})
+        for i in range(3)) + "\n" + "\n".join(f'{{"title": "bad {i}", "body": 5}}' for i in range(60)))
+    done = _cli("ingest", str(tmp_path), "--json")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["created"] == 3 and summary["skipped"] == {"record-invalid:body": 60}
+    assert len(summary["skips"]) == 60  # all of them, not the first 50
+    assert {s["origin"] for s in summary["skips"]} == {f"{tmp_path / 'good.jsonl'}:{n}" for n in range(4, 64)}
+    es.indices.refresh(index=flow_env.state_index)
+    kept = es.count(index=flow_env.state_index, query={"term": {"kind": "skip"}})["count"]
+    assert kept == 60  # the state index keeps every skip of the run too
