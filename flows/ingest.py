@@ -162,7 +162,11 @@ def index_prepared(run: IngestRun, ready: list[Article]) -> tuple[list[Skip], li
     clusters = cluster_batch(quoted(enriched), quoted(es), settings)
     report.near_duplicates += clusters.near_duplicates
     report.clusters_relabelled += len(clusters.plan.relabel)
-    result = index_batch(quoted(enriched), quoted(clusters.plan.relabel), quoted(es), settings)
+    # The batch's ledger lives here, outside the task: if Prefect retries the task, writes of
+    # the failed attempt still count as created/updated, not as "unchanged".
+    ledger: dict[str, str] = {}
+    result = index_batch(quoted(enriched), quoted(clusters.plan.relabel), quoted(es), settings,
+                         quoted(ledger))
     report.add_index(result)
     return failed, result.rejections
 
