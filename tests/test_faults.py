@@ -32,14 +32,11 @@ from tasks.store.bulk import (
     IndexReport,
     Ledger,
     Rejection,
-    Retry,
-    bulk_items,
-    call,
     index_articles,
-    retryable_status,
     write_dead_letters,
 )
 from tasks.store.client import connect
+from tasks.store.retrying import Retry, bulk_items, call, retryable_status
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
 from testkit.fault_proxy import FaultProxy, parse_bulk

@@ -28,7 +28,8 @@ from tasks.dedupe.near_dup import (
 )
 from tasks.extract.dates import find_iso_datetimes
 from tasks.models import Article
-from tasks.store.bulk import Retry, bulk_items, call, document_hash, refresh
+from tasks.store.bulk import document_hash
+from tasks.store.retrying import Retry, bulk_items, call, refresh
 
 LOGGER = logging.getLogger(__name__)
 

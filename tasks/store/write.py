@@ -8,14 +8,8 @@ from elasticsearch import Elasticsearch
 from tasks.dedupe.clusters import heal_clusters, relabel_clusters
 from tasks.models import Article
 from tasks.settings import Settings
-from tasks.store.bulk import (
-    IndexReport,
-    Ledger,
-    Retry,
-    index_articles,
-    refresh,
-    write_dead_letters,
-)
+from tasks.store.bulk import IndexReport, Ledger, index_articles, write_dead_letters
+from tasks.store.retrying import Retry, refresh
 
 
 def write_batch(es: Elasticsearch, settings: Settings, articles: list[Article],
