@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from elasticsearch import Elasticsearch
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
+from prefect.futures import PrefectFuture
 
 from flows.runtime import current_run_id, one_ingest_at_a_time, runtime_settings
 from flows.steps import (
@@ -37,11 +38,11 @@ from tasks.batches import batched
 from tasks.extract.read_files import iter_inputs
 from tasks.fetch.session import open_fetch_session
 from tasks.fetch.web import fetch_settings_for
-from tasks.models import Article, Skip
+from tasks.models import Article, Skip, split_skips
 from tasks.report import RunReport
 from tasks.settings import Settings
 from tasks.sources import Source, enabled_sources
-from tasks.store.bulk import Rejection
+from tasks.store.bulk import IndexReport, Rejection
 from tasks.store.client import open_cluster
 from tasks.store.state import UrlState, load_robots, outcomes_of
 from tasks.window import DateWindow, articles_in_window, links_in_window
@@ -61,6 +62,7 @@ class IngestRun:
     report: RunReport = field(default_factory=RunReport)
     seen: dict[str, str] = field(default_factory=dict)  # article ids of this run -> origin
     previous: dict[str, UrlState] = field(default_factory=dict)  # URLs tried in earlier runs
+    done: int = 0  # inputs whose batch is finished
 
 
 class InputNotFound(ValueError):
@@ -153,53 +155,78 @@ def gather_inputs(run: IngestRun, web: list[Source], folders: list[str], *,
 # --- each batch through the pipeline ----------------------------------------------------------
 
 
-def index_prepared(run: IngestRun, ready: list[Article]) -> tuple[list[Skip], list[Rejection]]:
-    """Enrich, cluster and index prepared articles; return what enrichment skipped and what
-    Elasticsearch rejected."""
-    settings, es, report = run.settings, run.es, run.report
-    enriched, failed = enrich_batch(quoted(ready), settings)
-    report.add_skips(failed)
-    clusters = cluster_batch(quoted(enriched), quoted(es), settings)
-    report.near_duplicates += clusters.near_duplicates
-    report.clusters_relabelled += len(clusters.plan.relabel)
-    # The batch's ledger lives here, outside the task: if Prefect retries the task, writes of
-    # the failed attempt still count as created/updated, not as "unchanged".
-    ledger: dict[str, str] = {}
-    result = index_batch(quoted(enriched), quoted(clusters.plan.relabel), quoted(es), settings,
-                         quoted(ledger))
-    report.add_index(result)
-    return failed, result.rejections
+@dataclass(slots=True)
+class Staged:
+    """A batch read, prepared and enriched, waiting for its write."""
+
+    inputs: int  # how many inputs the batch held
+    ready: list[Article]  # prepared and enriched, to cluster and index
+    skipped: list[Skip]  # counted as skipped, remembered as tried (web runs)
+    outside: list[Skip]  # outside a backfill's window: counted, not remembered
+    write: PrefectFuture[IndexReport] | None = None
 
 
-def ingest_batch(run: IngestRun, batch: list[Article | Skip], window: DateWindow,
-                 remember: bool) -> None:
-    """Account for a batch of inputs and take it through the pipeline: prepare, enrich,
-    cluster, index; keep its skips; remember its URLs' outcomes (web runs). Inputs outside a
-    backfill's window count as skipped but are not remembered as tried."""
+def stage(run: IngestRun, batch: list[Article | Skip], window: DateWindow) -> Staged:
+    """Account for a batch of inputs, prepare and enrich it (CPU work that overlaps the
+    previous batch's write)."""
     report = run.report
-    articles = [item for item in batch if isinstance(item, Article)]
-    skips = [item for item in batch if isinstance(item, Skip)]
+    articles, skips = split_skips(batch)
     articles, outside = articles_in_window(articles, window)
     report.add_inputs(len(articles), skips + outside)
     report.add_notes(articles)
     ready, dropped = prepare(quoted(articles), quoted(run.seen))
     report.add_skips(dropped)
-    failed, rejected = index_prepared(run, ready) if ready else ([], [])
-    skipped = skips + dropped + failed
-    if skipped or outside:
-        keep_skips(quoted(skipped + outside), run.run_id, quoted(run.es), run.settings)
-    outcomes = outcomes_of(ready, skipped, {r.article_id for r in rejected}) if remember else {}
-    if outcomes:
-        remember_outcomes(quoted(outcomes), quoted(run.previous), quoted(run.es), run.settings)
-    progress.advance("enrich, cluster, index", report.inputs, 0)  # a stream: total not known
+    enriched, failed = enrich_batch(quoted(ready), run.settings) if ready else ([], [])
+    report.add_skips(failed)
+    return Staged(len(batch), enriched, skips + dropped + failed, outside)
+
+
+def write(run: IngestRun, staged: Staged) -> Staged:
+    """Cluster the batch against everything written so far, then start its write in the
+    background. The batch's ledger is made here, outside the task: if Prefect retries the
+    task, writes of the failed try still count as created/updated, not as "unchanged"."""
+    if staged.ready:
+        settings, es, report = run.settings, run.es, run.report
+        clusters = cluster_batch(quoted(staged.ready), quoted(es), settings)
+        report.near_duplicates += clusters.near_duplicates
+        report.clusters_relabelled += len(clusters.plan.relabel)
+        ledger: dict[str, str] = {}
+        staged.write = index_batch.submit(quoted(staged.ready), quoted(clusters.plan.relabel),
+                                          quoted(es), settings, quoted(ledger))
+    return staged
+
+
+def finish(run: IngestRun, staged: Staged, remember: bool) -> None:
+    """Wait for the batch's write; count it, keep its skips, remember its URLs' outcomes."""
+    rejected: list[Rejection] = []
+    if staged.write is not None:
+        result = staged.write.result()
+        run.report.add_index(result)
+        rejected = result.rejections
+    if staged.skipped or staged.outside:
+        keep_skips(quoted(staged.skipped + staged.outside), run.run_id, quoted(run.es), run.settings)
+    if remember:
+        outcomes = outcomes_of(staged.ready, staged.skipped, {r.article_id for r in rejected})
+        if outcomes:
+            remember_outcomes(quoted(outcomes), quoted(run.previous), quoted(run.es), run.settings)
+    run.done += staged.inputs
+    progress.advance("enrich, cluster, index", run.done, 0)  # a stream: no total
 
 
 def ingest_stream(run: IngestRun, items: Iterable[Article | Skip], *, window: DateWindow = ALL_TIME,
                   remember: bool = False) -> None:
     """Every input through the pipeline in bounded batches, read lazily: memory follows the
-    batch size, not the size of the input."""
+    batch size, not the size of the input. While a batch is written, the next one is read,
+    prepared and enriched; it is clustered only once the previous write is done, so it sees
+    every earlier copy."""
+    writing: Staged | None = None
     for batch in batched(items, run.batch_size):
-        ingest_batch(run, batch, window, remember)
+        staged = stage(run, batch, window)
+        if writing is not None:
+            finish(run, writing, remember)
+        writing = write(run, staged)
+    if writing is not None:
+        finish(run, writing, remember)
 
 
 # --- the flows -----------------------------------------------------------------------------
