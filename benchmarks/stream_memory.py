@@ -2,7 +2,7 @@
 with the input.
 
     .venv/bin/python -m benchmarks.stream_memory [--sizes 1000,10000,100000] [--words 600]
-        [--big-files 6] [--model default|blank] [--batch-size 500]
+        [--big-files 6] [--model default|blank] [--batch-size 500] [--baseline CHECKOUT]
 
 Generates JSONL inputs of N distinct articles (~`--words` words each, words drawn from the
 dedup corpus' vocabulary with a Zipf-like law, so no two articles are near-duplicates) and,
@@ -11,8 +11,9 @@ process (`ingest_files` through Prefect's temporary server, into a throwaway ind
 the running node) and prints the child's peak RSS (ru_maxrss), wall time, articles per second
 and the run's counts. `--model blank` enriches with an empty spaCy pipeline (language, alias
 table and taxonomy still run; no NER), so 100k articles finish in minutes; `default` uses the
-installed en_core_web_md. Compare the figures of one invocation with each other, not across
-machines.
+installed en_core_web_md. `--baseline` runs every input through another checkout too (its
+own .venv; e.g. a `git worktree` of the commit before a change). Compare the figures of one
+invocation with each other, not across machines.
 """
 
 from __future__ import annotations
@@ -22,17 +23,16 @@ import json
 import os
 import random
 import re
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
 
 from testkit.syndication import load_stories
 
+ROOT = Path(__file__).resolve().parent.parent
 BIG_FILE_BYTES = 50 * 1024 * 1024 - 64 * 1024  # just under the reader's 50 MB per-file cap
 
 
@@ -63,18 +63,19 @@ def write_articles(path: Path, n: int, words_per: int, seed: int, limit: int | N
     return written
 
 
-def child(paths: list[str], batch_size: int) -> None:
-    """Run one ingest in this process and print its figures as JSON."""
-    from flows.ingest import ingest_files
-
-    started = time.perf_counter()
-    report = ingest_files(paths=paths, batch_size=batch_size)
-    wall = time.perf_counter() - started
-    print("RESULT " + json.dumps({
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "wall_s": round(wall, 1), "inputs": report.inputs, "created": report.created,
-        "unchanged": report.unchanged, "skipped": sum(report.skipped.values()),
-        "dead_lettered": report.dead_lettered, "balanced": report.balanced}))
+# One ingest in a fresh process (of this checkout or a baseline's), its figures as JSON.
+CHILD = """
+import json, resource, sys, time
+from flows.ingest import ingest_files
+started = time.perf_counter()
+report = ingest_files(paths=sys.argv[2:], batch_size=int(sys.argv[1]))
+wall = time.perf_counter() - started
+print("RESULT " + json.dumps({
+    "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    "wall_s": round(wall, 1), "inputs": report.inputs, "created": report.created,
+    "unchanged": report.unchanged, "skipped": sum(report.skipped.values()),
+    "dead_lettered": report.dead_lettered, "balanced": report.balanced}))
+"""
 
 
 def blank_model(directory: Path) -> str:
@@ -84,10 +85,11 @@ def blank_model(directory: Path) -> str:
     return str(directory)
 
 
-def run_child(paths: list[Path], batch_size: int, env: dict[str, str]) -> dict[str, object]:
+def run_child(paths: list[Path], batch_size: int, env: dict[str, str],
+              checkout: Path = ROOT) -> dict[str, object]:
     prefix = f"bench-stream-{uuid.uuid4().hex[:8]}"
-    done = subprocess.run([sys.executable, "-m", "benchmarks.stream_memory", "--child",
-                           "--batch-size", str(batch_size), *map(str, paths)],
+    done = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", CHILD,
+                           str(batch_size), *map(str, paths)], cwd=checkout,
                           env={**env, "CEASEFIRE_INDEX_PREFIX": prefix}, capture_output=True,
                           text=True, check=False)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -108,17 +110,20 @@ def _drop(prefix: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("paths", nargs="*")
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--words", type=int, default=600)
     parser.add_argument("--big-files", type=int, default=0)
     parser.add_argument("--model", choices=("default", "blank"), default="blank")
     parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--baseline", type=Path, help="another checkout (with .venv) to run too")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("paths", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.paths, args.batch_size)
+    if args.child:  # one ingest in this process (what run_child starts through `-c CHILD`)
+        sys.argv = [sys.argv[0], str(args.batch_size), *args.paths]
+        exec(CHILD)
         return
+    checkouts = [("", ROOT)] + ([(" [baseline]", args.baseline.resolve())] if args.baseline else [])
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     with tempfile.TemporaryDirectory() as tmp:
         if args.model == "blank":
@@ -134,10 +139,10 @@ def main() -> None:
                         for i, p in enumerate(big))
             inputs.append((f"{args.big_files} x 50 MB files ({count} articles)", big))
         print(f"model: {args.model}; batch size {args.batch_size}; ~{args.words} words per article")
-        for label, paths in inputs:
-            r = run_child(paths, args.batch_size, env)
+        for (label, paths), (tag, checkout) in ((i, c) for i in inputs for c in checkouts):
+            r = run_child(paths, args.batch_size, env, checkout)
             rate = float(r["inputs"]) / float(r["wall_s"]) if r["wall_s"] else 0.0  # type: ignore[arg-type]
-            print(f"{label:>40}: peak RSS {r['peak_rss_mb']} MB, wall {r['wall_s']} s, "
+            print(f"{label + tag:>52}: peak RSS {r['peak_rss_mb']} MB, wall {r['wall_s']} s, "
                   f"{rate:.1f} articles/s, created {r['created']}, skipped {r['skipped']}, "
                   f"dead-lettered {r['dead_lettered']}, balanced {r['balanced']}", flush=True)
 
