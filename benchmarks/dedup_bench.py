@@ -19,8 +19,9 @@ from collections import Counter
 
 from elasticsearch import Elasticsearch, helpers
 
-from tasks.dedupe.clusters import dedupe_batch, sign
+from tasks.dedupe.clusters import dedupe_batch
 from tasks.dedupe.identity import assign_identity
+from tasks.dedupe.near_dup import sign
 from tasks.models import Article
 from tasks.prepare import prepare_articles
 from tasks.settings import Settings

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 from tasks.clean import clean_article
-from tasks.dedupe.clusters import sign
 from tasks.dedupe.identity import assign_identity, drop_batch_duplicates
+from tasks.dedupe.near_dup import sign
 from tasks.models import Article, Skip, split_skips
 
 LOGGER = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tasks.clean import clean_article
-from tasks.dedupe.clusters import sign
 from tasks.dedupe.identity import content_hash
+from tasks.dedupe.near_dup import sign
 from tasks.models import PIPELINE_VERSION, Article
 
 Enrich = Callable[[list[Article]], list[Article]]

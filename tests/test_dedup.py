@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ceasefire.search import search
-from tasks.dedupe.clusters import dedupe_batch, sign
-from tasks.dedupe.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, signature
+from tasks.dedupe.clusters import dedupe_batch
+from tasks.dedupe.near_dup import Signature, band_terms, estimated_jaccard, is_copy, shingles, sign, signature
 from tasks.extract.html import parse_plain_text
 from tasks.models import Article
 from tasks.prepare import prepare_articles

@@ -21,10 +21,9 @@ from tasks.dedupe.near_dup import (
     Member,
     Signature,
     apply_plan,
-    band_terms,
     plan_clusters,
     rank_key,
-    signature,
+    sign,
 )
 from tasks.extract.dates import find_iso_datetimes
 from tasks.models import Article
@@ -43,15 +42,6 @@ class DedupeResult:
 
     plan: ClusterPlan
     near_duplicates: int  # batch articles marked as copies of an earlier one
-
-
-def sign(article: Article) -> Article:
-    """Attach the MinHash signature and band terms to the article."""
-    sig = signature(article.body)
-    article.near_dup_sig = sig.encode()
-    article.near_dup_shingles = sig.shingles
-    article.near_dup_bands = band_terms(sig)
-    return article
 
 
 def member_of(article: Article) -> Member:

@@ -141,6 +141,15 @@ class ClusterPlan:
     verified_pairs: int
 
 
+def sign(article: Article) -> Article:
+    """Attach the MinHash signature and band terms to the article."""
+    sig = signature(article.body)
+    article.near_dup_sig = sig.encode()
+    article.near_dup_shingles = sig.shingles
+    article.near_dup_bands = band_terms(sig)
+    return article
+
+
 def plan_clusters(batch: list[Member], existing: Iterable[Member],
                   representatives: dict[str, Member]) -> ClusterPlan:
     """Cluster the batch with the indexed candidates it matches.
