@@ -335,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(Text("error: ", style="red") + Text(str(exc)))
         return EXIT_CONFIG
     except Exception as exc:  # the run itself failed: say so in one line (-v shows the traceback)
-        if type(exc).__name__ == "InputNotFound":  # flows are imported lazily
+        if type(exc).__name__ in ("InputNotFound", "ModelMissing"):  # imported lazily
             err.print(Text("error: ", style="red") + Text(str(exc)))
             return EXIT_CONFIG
         if args.verbose:
