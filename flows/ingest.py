@@ -135,7 +135,6 @@ def web_inputs(run: IngestRun, web: list[Source], *, backfill: bool = False,
         for chunk in batched(new, run.batch_size):
             articles, skips, fetched = fetch_pages(quoted(chunk), quoted(fetching), quoted(es), settings)
             report.fetched += fetched
-            report.http_requests = fetching.requests_sent
             yield from articles
             yield from skips
         report.http_requests = fetching.requests_sent

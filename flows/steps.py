@@ -20,7 +20,7 @@ from tasks.dedupe.clusters import DedupeResult, dedupe_batch
 from tasks.enrich.enricher import enrich_or_skip, enricher_for
 from tasks.fetch.session import FetchSession
 from tasks.fetch.web import Discovery, discover, extraction_pool, fetch_articles
-from tasks.models import Article, Link, Skip
+from tasks.models import Article, Link, Skip, split_skips
 from tasks.prepare import prepare_articles
 from tasks.rebuild import rebuild_hits
 from tasks.settings import Settings
@@ -125,8 +125,8 @@ def fetch_pages(links: list[Link], fetching: FetchSession, es: Elasticsearch,
     with extraction_pool(len(links)) as pool:
         items, downloaded = fetching.call(fetch_articles, links, executor=pool)
     save_robots(es, settings.state_index, fetching.robots)
-    articles = [i for i in items if isinstance(i, Article)]
-    return articles, [i for i in items if isinstance(i, Skip)], downloaded
+    articles, skips = split_skips(items)
+    return articles, skips, downloaded
 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5, retry_jitter_factor=0.5)

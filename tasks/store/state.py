@@ -15,6 +15,7 @@ from elasticsearch import Elasticsearch, helpers
 from tasks.dedupe.identity import dedupe_links, url_id
 from tasks.models import Article, Link, RobotsEntry, Skip
 from tasks.settings import Settings
+from tasks.store.retrying import bulk_items
 
 LOGGER = logging.getLogger(__name__)
 
@@ -76,9 +77,24 @@ def save_feed_states(es: Elasticsearch, index: str, states: list[FeedState],
     """Store validators for the next conditional request."""
     stamp = (now or datetime.now(UTC)).isoformat()
     # refresh: the next task (maybe on another worker) scans for these right away.
-    helpers.bulk(es, ({"_index": index, "_id": _doc_id("feed", s.url), "_source": {
+    _store(es, ({"_index": index, "_id": _doc_id("feed", s.url), "_source": {
         "kind": "feed", "url": s.url, "etag": s.etag, "last_modified": s.last_modified,
         "status": s.status, "links": s.links, "fetched_at": stamp}} for s in states), refresh=True)
+
+
+def _store(es: Elasticsearch, actions: Iterable[dict[str, Any]], refresh: bool = False) -> int:
+    """Write state documents, 429/5xx retried per item (`bulk_items`); any other failure
+    raises (the task may then be retried: ids are deterministic). Returns how many."""
+    actions = list(actions)
+    if not actions:
+        return 0
+    params: dict[str, Any] = {"refresh": True} if refresh else {}
+    outcome = bulk_items(es, actions, None, **params)
+    if outcome.failed:
+        first = outcome.failed[0]
+        raise RuntimeError(f"storing {len(outcome.failed)} of {len(actions)} crawl-state documents "
+                           f"failed, e.g. {first.id}: {first.error_text()}")
+    return len(actions)
 
 
 def _mget(es: Elasticsearch, index: str, ids: list[str], **kwargs: Any) -> list[dict[str, Any]]:
@@ -119,8 +135,7 @@ def record_outcomes(es: Elasticsearch, index: str, outcomes: dict[str, str],
             "kind": "url", "url": url, "outcome": outcome, "reason": outcome.split(":")[0],
             "attempts": attempts, "fetched_at": now.isoformat(),
             "retry_after": retry.isoformat() if retry else None}})
-    if actions:
-        helpers.bulk(es, actions, refresh=True)
+    _store(es, actions, refresh=True)
 
 
 def load_robots(es: Elasticsearch, index: str) -> dict[str, RobotsEntry]:
@@ -135,7 +150,7 @@ def load_robots(es: Elasticsearch, index: str) -> dict[str, RobotsEntry]:
 
 def save_robots(es: Elasticsearch, index: str, entries: Mapping[str, RobotsEntry]) -> None:
     """Store robots.txt entries by origin."""
-    helpers.bulk(es, ({"_index": index, "_id": _doc_id("robots", host), "_source": {
+    _store(es, ({"_index": index, "_id": _doc_id("robots", host), "_source": {
         "kind": "robots", "host": host, "status": e.status, "robots_txt": e.text[:500_000],
         "fetched_at": datetime.fromtimestamp(e.fetched_at, UTC).isoformat()}}
         for host, e in entries.items()), refresh=True)
@@ -173,6 +188,4 @@ def record_skips(es: Elasticsearch, index: str, run_id: str, skips: Iterable[Ski
     actions = [{"_index": index, "_id": _doc_id("skip", f"{run_id}\n{s.origin}\n{s.reason}"), "_source": {
         "kind": "skip", "run_id": run_id, "origin": s.origin[:4096], "reason": s.reason,
         "detail": s.detail[:2000], "at": stamp}} for s in skips]
-    if actions:
-        helpers.bulk(es, actions)
-    return len(actions)
+    return _store(es, actions)
