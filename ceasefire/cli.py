@@ -20,9 +20,9 @@ from rich.text import Text
 from ceasefire import local_es
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
 from tasks import progress
-from tasks.settings import Settings, SettingsError
+from tasks.settings import ConfigError, Settings
 from tasks.sources import SourcesError, load_sources
-from tasks.store.client import NoElasticsearch, open_cluster
+from tasks.store.client import open_cluster
 from tasks.store.reindex import ReindexError
 from tasks.store.setup import SetupError, setup_indices
 
@@ -173,9 +173,9 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 def _preflight(settings: Settings, paths: Sequence[Path | str] = ()) -> None:
     """What would fail a run, checked before Prefect starts: inputs exist, the cluster answers."""
-    missing = [str(p) for p in paths if not os.path.lexists(p)]
-    if missing:
-        raise FileNotFoundError(f"input not found: {', '.join(missing)}")
+    from flows.ingest import check_paths  # Prefect is slow to import: only when needed
+
+    check_paths(paths)
     open_cluster(settings).close()
 
 
@@ -330,14 +330,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("elastic_transport").setLevel(logging.DEBUG if args.verbose else logging.ERROR)
     try:
         return args.func(args, Settings.from_env())
-    except (local_es.LocalESError, NoElasticsearch, SetupError, SourcesError, ReindexError,
-            SettingsError, FileNotFoundError) as exc:
+    except (local_es.LocalESError, ConfigError, SetupError, SourcesError, ReindexError) as exc:
         err.print(Text("error: ", style="red") + Text(str(exc)))
         return EXIT_CONFIG
     except Exception as exc:  # the run itself failed: say so in one line (-v shows the traceback)
-        if type(exc).__name__ in ("InputNotFound", "ModelMissing"):  # imported lazily
-            err.print(Text("error: ", style="red") + Text(str(exc)))
-            return EXIT_CONFIG
         if args.verbose:
             err.print_exception()
         err.print(Text("error: the run failed: ", style="red") + Text(f"{type(exc).__name__}: {exc}"))

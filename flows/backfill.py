@@ -5,11 +5,10 @@ validators and retry schedule are left alone."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from pathlib import Path
 
 from prefect import flow
 
-from flows.ingest import InputNotFound, gather_inputs, ingest_run, ingest_stream
+from flows.ingest import check_paths, gather_inputs, ingest_run, ingest_stream
 from tasks.report import RunReport
 from tasks.sources import Source, enabled_sources
 from tasks.window import DateWindow
@@ -22,9 +21,7 @@ def backfill_sources(paths: list[str], url_list: str | None, urls: list[str],
     """The web sources and local folders a backfill reads, checked before anything runs."""
     if not (paths or url_list or urls or sources_file):
         raise ValueError("nothing to backfill: give paths, url_list, urls or sources_file")
-    for path in [*paths, *([url_list] if url_list else [])]:
-        if not Path(path).exists():
-            raise InputNotFound(f"backfill input not found: {path}")
+    check_paths([*paths, *([url_list] if url_list else [])])
     if only and not sources_file:
         raise ValueError("`only` selects sources of a sources_file; give sources_file too")
     web: list[Source] = []

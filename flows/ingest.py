@@ -40,7 +40,7 @@ from tasks.fetch.session import open_fetch_session
 from tasks.fetch.web import fetch_settings_for
 from tasks.models import Article, Skip, split_skips
 from tasks.report import RunReport
-from tasks.settings import Settings
+from tasks.settings import ConfigError, Settings
 from tasks.sources import Source, enabled_sources
 from tasks.store.bulk import IndexReport, Rejection
 from tasks.store.client import open_cluster
@@ -65,7 +65,7 @@ class IngestRun:
     done: int = 0  # inputs whose batch is finished
 
 
-class InputNotFound(ValueError):
+class InputNotFound(ConfigError, ValueError):
     """A file or directory given to a run does not exist."""
 
 
@@ -77,9 +77,10 @@ def check_batch_size(batch_size: int) -> None:
         raise ValueError("batch_size must be at least 1")
 
 
-def check_paths(paths: list[str]) -> None:
-    """Every given path exists: a typo fails at once, not as an empty run."""
-    missing = [p for p in paths if not os.path.lexists(p)]
+def check_paths(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Every given path exists: a typo fails at once, not as an empty run. (A dangling link
+    exists: it is read, and skipped with its reason.)"""
+    missing = [str(p) for p in paths if not os.path.lexists(p)]
     if missing:
         raise InputNotFound(f"input not found: {', '.join(missing)}")
 

@@ -26,7 +26,12 @@ S = TypeVar("S", bound=BaseSettings)
 DEFAULT_USER_AGENT = "ceasefire-etl/0.1 (news research crawler; +https://example.invalid/ceasefire-etl)"
 
 
-class SettingsError(ValueError):
+class ConfigError(Exception):
+    """Something a run needs is missing or wrong before any work: a setting, the cluster, an
+    input path, the spaCy model. The CLI says so in one line and exits 2."""
+
+
+class SettingsError(ConfigError, ValueError):
     """A setting from the environment is invalid; the message names the variable."""
 
 

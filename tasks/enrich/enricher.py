@@ -23,7 +23,7 @@ from tasks.enrich.canonical import (
 from tasks.enrich.language import detect_language
 from tasks.enrich.topics import Taxonomy, classify, load_taxonomy
 from tasks.models import Article, Entities, Skip
-from tasks.settings import Settings
+from tasks.settings import ConfigError, Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ FIELD_OF_KIND = {"person": "persons", "organization": "organizations", "location
                  "group": "groups", "event": "events"}
 
 
-class ModelMissing(RuntimeError):
+class ModelMissing(ConfigError, RuntimeError):
     """The spaCy model cannot be loaded; the message says how to install it."""
 
 

@@ -7,12 +7,12 @@ from typing import Any
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from tasks.settings import Settings, secret
+from tasks.settings import ConfigError, Settings, secret
 
 LOGGER = logging.getLogger(__name__)
 
 
-class NoElasticsearch(RuntimeError):
+class NoElasticsearch(ConfigError, RuntimeError):
     """The configured cluster does not answer."""
 
 
