@@ -21,15 +21,13 @@ class RunReport:
     feeds_not_modified: int = 0  # feeds and sitemaps answered 304
     http_requests: int = 0  # every request sent, robots.txt included
     fetched: int = 0  # pages downloaded
-    listing_failures: Counter[str] = field(default_factory=Counter)  # feeds/sitemaps that failed
+    listing_skips: list[Skip] = field(default_factory=list)  # feeds and sitemaps that failed
     inputs: int = 0  # articles and skips produced from the sources
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    dead_lettered: int = 0
     near_duplicates: int = 0  # indexed, marked `duplicate_of` an earlier copy
     clusters_relabelled: int = 0  # existing clusters given an earlier representative or merged
-    skipped: Counter[str] = field(default_factory=Counter)
     notes: Counter[str] = field(default_factory=Counter)  # kept articles' dropped values, by reason
     skips: list[Skip] = field(default_factory=list)  # every skipped input, with its source
     dead_letters: list[tuple[str, str, str]] = field(default_factory=list)  # (id, origin, reason)
@@ -40,11 +38,23 @@ class RunReport:
         return self.created + self.updated + self.unchanged
 
     @property
+    def skipped(self) -> Counter[str]:
+        """Skipped inputs by reason."""
+        return Counter(s.reason for s in self.skips)
+
+    @property
+    def dead_lettered(self) -> int:
+        return len(self.dead_letters)
+
+    @property
+    def listing_failures(self) -> Counter[str]:
+        """Failed feeds and sitemaps by reason."""
+        return Counter(s.reason for s in self.listing_skips)
+
+    @property
     def balanced(self) -> bool:
         """input = indexed + dead-lettered + skipped."""
-        return self.inputs == self.indexed + self.dead_lettered + sum(self.skipped.values())
-
-    listing_skips: list[Skip] = field(default_factory=list)  # failed feeds and sitemaps
+        return self.inputs == self.indexed + self.dead_lettered + len(self.skips)
 
     @property
     def skip_examples(self) -> list[str]:
@@ -63,21 +73,16 @@ class RunReport:
 
     def add_skips(self, skips: list[Skip]) -> None:
         """Inputs (counted already) that will not be indexed, each with its reason."""
-        for skip in skips:
-            self.skipped[skip.reason] += 1
         self.skips += skips
 
     def add_listing_skips(self, skips: list[Skip]) -> None:
         """Feeds and sitemaps that failed: reported, but not article inputs."""
-        for skip in skips:
-            self.listing_failures[skip.reason] += 1
         self.listing_skips += skips
 
     def add_index(self, result: IndexReport) -> None:
         self.created += result.created
         self.updated += result.updated
         self.unchanged += result.unchanged
-        self.dead_lettered += result.dead_lettered
         self.dead_letters += [(r.article_id, r.origin or "", f"{r.error_type}: {r.reason}"[:500])
                               for r in result.rejections]
 
