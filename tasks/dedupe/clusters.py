@@ -59,16 +59,16 @@ def _member_from_hit(hit: dict[str, Any]) -> Member:
     return Member(hit["_id"], dates[0] if dates else None, sig, src.get("cluster_id") or hit["_id"])
 
 
-def candidate_query(article: Article) -> dict[str, Any]:
+def candidate_query(article_id: str, bands: list[str]) -> dict[str, Any]:
     """Indexed articles sharing at least one band, most shared bands first."""
     return {
         "size": CANDIDATES_PER_ARTICLE,
         "track_total_hits": False,  # only the best candidates matter, not how many there are
         "_source": SOURCE_FIELDS,
         "query": {"bool": {
-            "should": [{"term": {"near_dup_bands": t}} for t in article.near_dup_bands],
+            "should": [{"term": {"near_dup_bands": t}} for t in bands],
             "minimum_should_match": 1,
-            "must_not": [{"ids": {"values": [article.id]}}],
+            "must_not": [{"ids": {"values": [article_id]}}],
         }},
     }
 
@@ -80,7 +80,7 @@ def find_candidates(es: Elasticsearch, index: str, articles: list[Article]) -> l
         return []
     body: list[dict[str, Any]] = []
     for article in searchable:
-        body += [{"index": index}, candidate_query(article)]
+        body += [{"index": index}, candidate_query(article.id, article.near_dup_bands)]
     batch_ids = {a.id for a in articles}
     found: dict[str, Member] = {}
     for response in es.msearch(searches=body)["responses"]:
@@ -119,7 +119,7 @@ def dedupe_batch(es: Elasticsearch, index: str, articles: list[Article]) -> Dedu
     return DedupeResult(plan, apply_plan(articles, plan))
 
 
-def _scan(es: Elasticsearch, index: str, query: dict[str, Any], retry: Retry | None,
+def scan_index(es: Elasticsearch, index: str, query: dict[str, Any], retry: Retry | None,
           source: list[str] | None = None) -> list[dict[str, Any]]:
     """Every hit of `query` (with versions), the whole scan retried on transient failures."""
     body: dict[str, Any] = {"query": query}
@@ -165,7 +165,7 @@ def relabel_clusters(es: Elasticsearch, index: str, relabel: dict[str, str],
             refresh(es, index, retry)
             query = {"bool": {"filter": [{"terms": {"cluster_id": sorted(relabel)}},
                                          {"ids": {"values": conflicted}}]}}
-        hits = _scan(es, index, query, retry)
+        hits = scan_index(es, index, query, retry)
         actions = [relabel_action(h, relabel[h["_source"]["cluster_id"]]) for h in hits]
         outcome = bulk_items(es, actions, retry)
         rewritten += len(outcome.succeeded)
@@ -203,17 +203,18 @@ def heal_plan(members: list[Member], rejected: set[str]) -> dict[str, str]:
 
 
 def heal_clusters(es: Elasticsearch, index: str, rejected_ids: list[str],
-                  retry: Retry | None = None) -> int:
+                  retry: Retry | None = None) -> tuple[int, set[str]]:
     """Re-point the clusters whose representative Elasticsearch rejected (dead-lettered ids
     are not in the index): each gets its earliest remaining member as representative and
-    every member is rewritten (`relabel_clusters`). Returns how many members were rewritten."""
+    every member is rewritten (`relabel_clusters`). Returns how many members were rewritten,
+    and the new representatives."""
     if not rejected_ids:
-        return 0
+        return 0, set()
     refresh(es, index, retry)
-    hits = _scan(es, index, {"terms": {"cluster_id": sorted(set(rejected_ids))}}, retry,
+    hits = scan_index(es, index, {"terms": {"cluster_id": sorted(set(rejected_ids))}}, retry,
                  source=["published_at", "cluster_id"])
     plan = heal_plan([_member_from_hit(h) for h in hits], set(rejected_ids))
     if not plan:
-        return 0
+        return 0, set()
     LOGGER.warning("healing %d clusters whose representative was dead-lettered", len(plan))
-    return relabel_clusters(es, index, plan, retry)
+    return relabel_clusters(es, index, plan, retry), set(plan.values())

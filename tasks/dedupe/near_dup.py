@@ -115,7 +115,9 @@ def rank_key(member: Member) -> tuple[int, float, str]:
     return (0, member.published_at.timestamp(), member.id)
 
 
-class _UnionFind:
+class UnionFind:
+    """Disjoint sets of ids; a set's key is its smallest id."""
+
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
 
@@ -158,7 +160,7 @@ def plan_clusters(batch: list[Member], existing: Iterable[Member],
     `representatives` maps each of their cluster ids to its representative member.
     """
     existing = list(existing)
-    uf = _UnionFind()
+    uf = UnionFind()
     node = {m.id: m.id for m in batch}
     for m in existing:
         node[m.id] = f"cluster:{m.cluster_id}"  # an indexed cluster is already one component
