@@ -63,6 +63,7 @@ class IndexReport:
     retries: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     healed: int = 0  # indexed documents re-pointed because their representative was rejected
+    settled: int = 0  # cluster pointers moved because another writer ran at the same time
 
     @property
     def dead_lettered(self) -> int:
