@@ -87,10 +87,14 @@ def plan_settle(forest: Mapping[str, Pointer], edges: Iterable[tuple[str, str]],
     def final_root(node: str) -> str:
         return final[groups.find(roots[node])]
 
+    def points_at(node: str) -> str | None:  # a pointer to a missing document counts as none
+        target = forest[node].cluster_id
+        return node if target not in present else target
+
     for key, nodes in members.items():
         winner = final[key]
         for node in nodes:
-            if forest[node].cluster_id != winner:
+            if points_at(node) != winner:
                 plan.point[node] = winner
                 plan.roots.add(winner)
             if node != winner and roots[node] == node:  # a root that lost: its members follow
