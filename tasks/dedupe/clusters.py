@@ -28,7 +28,7 @@ from tasks.dedupe.near_dup import (
 from tasks.extract.dates import find_iso_datetimes
 from tasks.models import Article
 from tasks.store.bulk import document_hash
-from tasks.store.retrying import Retry, bulk_items, call, refresh
+from tasks.store.retrying import Retry, TransientError, bulk_items, call, refresh
 
 LOGGER = logging.getLogger(__name__)
 
@@ -73,23 +73,35 @@ def candidate_query(article_id: str, bands: list[str]) -> dict[str, Any]:
     }
 
 
+def band_neighbours(es: Elasticsearch, index: str, queries: list[tuple[str, list[str]]],
+                    retry: Retry | None = None) -> list[dict[str, Any]]:
+    """Hits (each once) of indexed articles sharing a band with one of the (id, bands)
+    queries, in one `msearch`, retried whole on transient failures."""
+    body: list[dict[str, Any]] = []
+    for article_id, bands in queries:
+        if bands:
+            body += [{"index": index}, candidate_query(article_id, bands)]
+    if not body:
+        return []
+
+    def search() -> list[dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for response in es.msearch(searches=body)["responses"]:
+            if "error" in response:  # e.g. a shard failing over
+                raise TransientError(f"candidate search failed: {response['error']}")
+            for hit in response["hits"]["hits"]:
+                found.setdefault(hit["_id"], hit)
+        return list(found.values())
+
+    return call(search, retry, f"candidate search for {len(body) // 2} articles")
+
+
 def find_candidates(es: Elasticsearch, index: str, articles: list[Article]) -> list[Member]:
     """Indexed articles (outside the batch) whose bands collide with some batch article."""
-    searchable = [a for a in articles if a.near_dup_bands]
-    if not searchable:
-        return []
-    body: list[dict[str, Any]] = []
-    for article in searchable:
-        body += [{"index": index}, candidate_query(article.id, article.near_dup_bands)]
     batch_ids = {a.id for a in articles}
-    found: dict[str, Member] = {}
-    for response in es.msearch(searches=body)["responses"]:
-        if "error" in response:
-            raise RuntimeError(f"candidate search failed: {response['error']}")
-        for hit in response["hits"]["hits"]:
-            if hit["_id"] not in batch_ids:  # the batch's own version is authoritative
-                found.setdefault(hit["_id"], _member_from_hit(hit))
-    return list(found.values())
+    hits = band_neighbours(es, index, [(a.id, a.near_dup_bands) for a in articles])
+    # The batch's own version is authoritative.
+    return [_member_from_hit(h) for h in hits if h["_id"] not in batch_ids]
 
 
 def fetch_representatives(es: Elasticsearch, index: str, existing: list[Member]) -> dict[str, Member]:
@@ -97,11 +109,17 @@ def fetch_representatives(es: Elasticsearch, index: str, existing: list[Member])
     cluster_ids = sorted({m.cluster_id for m in existing if m.cluster_id})
     if not cluster_ids:
         return {}
-    reps: dict[str, Member] = {}
-    resp = es.mget(index=index, ids=cluster_ids, source_includes=SOURCE_FIELDS)
-    for doc in resp["docs"]:
-        if doc.get("found"):
-            reps[doc["_id"]] = _member_from_hit(doc)
+
+    def read() -> dict[str, Member]:
+        found = {}
+        for doc in es.mget(index=index, ids=cluster_ids, source_includes=SOURCE_FIELDS)["docs"]:
+            if "error" in doc:  # a shard failing over: not the same as "deleted"
+                raise TransientError(f"mget of {doc.get('_id')} failed: {doc['error']}")
+            if doc.get("found"):
+                found[doc["_id"]] = _member_from_hit(doc)
+        return found
+
+    reps = call(read, None, f"mget of {len(cluster_ids)} representatives")
     for cid in cluster_ids:  # representative gone (deleted): its earliest known member stands in
         if cid not in reps:
             reps[cid] = min((m for m in existing if m.cluster_id == cid), key=rank_key)

@@ -26,7 +26,7 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from tasks.dedupe.clusters import SOURCE_FIELDS, candidate_query, relabel_action, scan_index
+from tasks.dedupe.clusters import SOURCE_FIELDS, band_neighbours, relabel_action, scan_index
 from tasks.dedupe.forest import Pointer, SettlePlan, plan_settle
 from tasks.dedupe.near_dup import Signature, is_copy
 from tasks.extract.dates import find_iso_datetimes
@@ -81,23 +81,8 @@ def read_nodes(es: Elasticsearch, index: str, ids: Iterable[str], fields: list[s
 
 def neighbours(es: Elasticsearch, index: str, batch: list[Node], retry: Retry) -> dict[str, Node]:
     """Indexed articles (the batch included) sharing a band with some batch article."""
-    searchable = [n for n in batch if n.bands]
-    if not searchable:
-        return {}
-    body: list[dict[str, Any]] = []
-    for node in searchable:
-        body += [{"index": index}, candidate_query(node.pointer.id, list(node.bands))]
-
-    def search() -> dict[str, Node]:
-        found: dict[str, Node] = {}
-        for response in es.msearch(searches=body)["responses"]:
-            if "error" in response:
-                raise TransientError(f"candidate search failed: {response['error']}")
-            for hit in response["hits"]["hits"]:
-                found.setdefault(hit["_id"], _node(hit))
-        return found
-
-    return call(search, retry, f"candidate search for {len(searchable)} articles")
+    hits = band_neighbours(es, index, [(n.pointer.id, list(n.bands)) for n in batch], retry)
+    return {h["_id"]: _node(h) for h in hits}
 
 
 def copy_pairs(batch: list[Node], others: dict[str, Node]) -> list[tuple[str, str]]:
