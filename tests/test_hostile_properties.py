@@ -19,6 +19,7 @@ from tasks.extract.html import ExtractionError, article_from_record, extract_htm
 from tasks.extract.plain_text import PlainTextError, parse_plain_text
 from tasks.extract.read_files import FORMATS, iter_inputs, read_file, read_record
 from tasks.extract.records import JsonRecord, load_json
+from tasks.extract.warc import WARC_REASONS
 from tasks.models import Article, Skip
 from tests.conftest import FIXTURES
 
@@ -27,7 +28,8 @@ RECORD_REASONS = ({"jsonl-not-an-object", "jsonl-missing-body", "jsonl-missing-t
                   | {f"record-invalid:{name}" for name in JsonRecord.model_fields} | HTML_REASONS)
 LINE_REASONS = RECORD_REASONS | {"jsonl-invalid-json", "jsonl-too-deep", "undecodable-text",
                                  "jsonl-line-too-long"}
-FILE_REASONS = LINE_REASONS | {"not-an-article", "unsupported-file-type", "file-too-large"}
+FILE_REASONS = (LINE_REASONS | {"not-an-article", "unsupported-file-type", "file-too-large"}
+                | set(WARC_REASONS))  # a text file named .warc is no archive: warc-corrupt
 
 PROPERTY = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -211,7 +213,8 @@ def test_a_believable_timestamp_is_read_exactly(moment):
 
 GOOD_TEXT = (FIXTURES / "mixed" / "good.txt").read_bytes()
 stems = st.binary(min_size=1, max_size=60).filter(lambda b: b"/" not in b and b"\x00" not in b)
-suffixes = st.one_of(st.sampled_from([b".txt", b".TXT", b".text", b".md", b"", b".jsonl", b".html"]),
+suffixes = st.one_of(st.sampled_from([b".txt", b".TXT", b".text", b".md", b"", b".jsonl", b".html",
+                                      b".warc"]),
                      st.binary(max_size=6).filter(lambda b: b"/" not in b and b"\x00" not in b)
                      .map(lambda b: b"." + b))
 

@@ -1,11 +1,13 @@
-"""Reading local inputs: directories and files of plain-text articles, HTML pages, JSONL records.
+"""Reading local inputs: directories and files of plain-text articles, HTML pages, JSONL records
+and WARC/ARC archives (tasks.extract.warc).
 
 Every filesystem entry under the given paths is read or passed over with a named Skip (hidden
 entries, whose names start with a dot, are passed over silently); every record of a JSONL file
 is read on its own. No file, record or name can fail the run: whatever goes wrong reading one
 becomes a Skip for it (`record-error:<ExceptionType>` when nothing more specific applies).
 
-`iter_inputs` is lazy: it walks directories as it goes and reads JSONL files line by line.
+`iter_inputs` is lazy: it walks directories as it goes and reads JSONL files line by line and
+archives record by record.
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ from tasks.extract.errors import ExtractionError
 from tasks.extract.html import article_from_record, extract_html
 from tasks.extract.plain_text import PlainTextError, parse_plain_text
 from tasks.extract.records import MAX_DETAIL_CHARS, load_json
+from tasks.extract.warc import is_archive, read_archive
 from tasks.fetch.charset import decode_text
 from tasks.models import Article, Skip, split_skips
 
 LOGGER = logging.getLogger(__name__)
 
 FORMATS = {".txt": "text", ".text": "text", ".html": "html", ".htm": "html",
-           ".jsonl": "jsonl", ".ndjson": "jsonl"}
-MAX_FILE_BYTES = 50 * 1024 * 1024  # a text or HTML file is read whole; JSONL is streamed
+           ".jsonl": "jsonl", ".ndjson": "jsonl", ".warc": "warc", ".arc": "warc"}  # + .warc.gz, .arc.gz
+MAX_FILE_BYTES = 50 * 1024 * 1024  # a text or HTML file is read whole; JSONL and archives stream
 MAX_LINE_BYTES = 32 * 1024 * 1024  # one JSONL record (a 5 MB body, escaped, fits)
 _SKIP_CHUNK = 1024 * 1024
 
@@ -51,6 +54,11 @@ def path_text(path: PathArg) -> str:
     except UnicodeEncodeError:  # surrogates that no file name decoded to
         raw = name.encode("utf-8", "surrogatepass")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def file_format(path: Path) -> str | None:
+    """The format a file's name says (one of FORMATS' values), None when unsupported."""
+    return "warc" if is_archive(path.name) else FORMATS.get(path.suffix.lower())
 
 
 def error_skip(origin: str, exc: BaseException) -> Skip:
@@ -74,7 +82,7 @@ def _regular_file(path: Path, mode: int) -> Path | Skip:
     """`path` when it is a regular file in a supported format, else why it is passed over."""
     if not stat.S_ISREG(mode):
         return Skip(path_text(path), "not-a-regular-file", _file_kind(mode))
-    if path.suffix.lower() not in FORMATS:
+    if file_format(path) is None:
         return Skip(path_text(path), "unsupported-file-type", path_text(path.suffix) or "none")
     return path
 
@@ -208,22 +216,22 @@ def _open_regular(path: Path) -> tuple[BinaryIO, int]:
         raise
 
 
-def read_file(path: Path) -> Iterator[Article | Skip]:
-    """The articles in one file, or a Skip naming why each unusable part was skipped.
+def read_file(path: Path, kind: str | None = None) -> Iterator[Article | Skip]:
+    """The articles in one file, or a Skip naming why each unusable part was skipped. `kind`
+    (a value of FORMATS) overrides what the name says.
 
     Never raises: an error reading the file (or one record) becomes a Skip.
     """
     origin = path_text(path)
     try:
-        yield from _read_file(path, origin)
+        yield from _read_file(path, origin, kind or file_format(path))
     except OSError as exc:
         yield Skip(origin, "unreadable-file", str(exc))
     except Exception as exc:  # whatever else goes wrong is this file's, not the run's
         yield error_skip(origin, exc)
 
 
-def _read_file(path: Path, origin: str) -> Iterator[Article | Skip]:
-    kind = FORMATS.get(path.suffix.lower())
+def _read_file(path: Path, origin: str, kind: str | None) -> Iterator[Article | Skip]:
     if kind is None:
         yield Skip(origin, "unsupported-file-type", path_text(path.suffix) or "none")
         return
@@ -238,6 +246,8 @@ def _read_file(path: Path, origin: str) -> Iterator[Article | Skip]:
     with stream:
         if kind == "jsonl":
             yield from _read_jsonl(stream, origin)
+        elif kind == "warc":
+            yield from read_archive(stream, origin)
         elif size > MAX_FILE_BYTES:
             yield Skip(origin, "file-too-large", f"{size} bytes")
         else:
@@ -320,6 +330,20 @@ def iter_inputs(paths: Iterable[PathArg]) -> Iterator[Article | Skip]:
     """Lazily, every article under `paths` and a named Skip for everything else found there:
     directories are walked and JSONL files read a line at a time as the stream is consumed."""
     return _read_all(walk_inputs(paths), 0)
+
+
+def iter_archives(paths: Iterable[PathArg]) -> Iterator[Article | Skip]:
+    """Lazily, every input record of the WARC/ARC files `paths`, whatever their names say."""
+    for raw in paths:
+        try:
+            path = Path(os.fsdecode(raw)).absolute()
+            os.stat(path)
+        except OSError as exc:
+            yield _stat_failure(path, exc)
+        except (TypeError, ValueError) as exc:
+            yield Skip(_raw_text(raw), "undecodable-name", str(exc))
+        else:
+            yield from read_file(path, kind="warc")
 
 
 def read_paths(paths: Iterable[PathArg]) -> tuple[list[Article], list[Skip]]:

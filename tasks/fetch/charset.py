@@ -97,3 +97,16 @@ def decode_html(body: bytes, header_charset: str | None) -> str:
     Never raises (see `decode_text` with `markup`).
     """
     return decode_text(body, header_charset, markup=True)
+
+
+def utf8_page(body: bytes, header_charset: str | None) -> bytes:
+    """An HTML body as UTF-8 bytes: unchanged when it already is, else decoded by `decode_html`.
+
+    trafilatura guesses the charset of bytes that are not UTF-8 and ignores the one the HTTP
+    header names; handing it UTF-8 makes the header (and BOM, `<meta>`) count.
+    """
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_html(body, header_charset).encode("utf-8")
+    return body

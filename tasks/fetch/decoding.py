@@ -6,7 +6,7 @@ Neither a huge page nor a decompression bomb may cost more than about the body l
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import IO, Any, cast
 
 import brotli
@@ -185,4 +185,16 @@ async def read_body(response: httpx.Response, limit: int, truncate: bool = False
     except TooLarge:
         if not truncate:
             raise
+    return sink.value()
+
+
+def decode_chunks(chunks: Iterable[bytes], content_encoding: str | None, limit: int) -> bytes:
+    """`read_body` for a body already stored (a WARC record's payload): the same bounded
+    decoders, so an archived bomb costs no more than a fetched one. Past `limit`, TooLarge."""
+    sink = _Sink(limit)
+    chain = _decoders(content_encoding, sink)
+    for raw in chunks:
+        chain[0].feed(raw)
+    for dec in chain:
+        dec.finish()
     return sink.value()
