@@ -35,10 +35,17 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 def _cmd_es(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "nodes", None):
+        settings = settings.replace(local_nodes=args.nodes)
     if args.action == "start":
         with err.status("starting Elasticsearch (first use downloads it with Maven)..."):
             node = local_es.start(settings)
-        console.print(f"Elasticsearch is up at {node.url} (pid {node.pid}, health {node.health})")
+        if len(node.nodes) == 1:
+            console.print(f"Elasticsearch is up at {node.url} (pid {node.pid}, health {node.health})")
+        else:
+            console.print(f"Elasticsearch cluster of {len(node.nodes)} nodes is up at "
+                          f"{', '.join(node.urls)} (pids {[n.pid for n in node.nodes]}, "
+                          f"health {node.health})")
     elif args.action == "stop":
         pids = local_es.stop(settings)
         console.print(f"stopped Elasticsearch (pids {pids})" if pids
@@ -47,10 +54,17 @@ def _cmd_es(args: argparse.Namespace, settings: Settings) -> int:
         node = local_es.status(settings)
         if args.json:
             print(json.dumps({"running": node.running, "url": node.url, "pid": node.pid,
-                              "health": node.health, "home": str(node.home)}))
+                              "health": node.health, "home": str(node.home),
+                              "nodes": [{"url": n.url, "pid": n.pid, "running": n.running}
+                                        for n in node.nodes]}))
         else:
-            console.print(f"{'running' if node.running else 'stopped'}: {node.url} "
-                          f"pid={node.pid} health={node.health} home={node.home}")
+            if len(node.nodes) > 1:
+                for n in node.nodes:
+                    console.print(f"  {'running' if n.running else 'stopped'}: {n.url} pid={n.pid}")
+            state = "running" if node.running else \
+                "partly running" if any(n.running for n in node.nodes) else "stopped"
+            console.print(f"{state}: {', '.join(node.urls)} pid={node.pid} health={node.health} "
+                          f"home={node.home}")
         return 0 if node.running else 3
     return 0
 
@@ -82,10 +96,10 @@ def with_progress(run: Callable[[], T]) -> T:
         return run()
 
 
-def _run_ingest(paths: list[str], batch_size: int):
+def _run_ingest(paths: list[str], batch_size: int, dask: bool = False):
     from flows.ingest import ingest_files  # Prefect is slow to import: only when needed
 
-    return with_progress(lambda: ingest_files(paths=paths, batch_size=batch_size))
+    return with_progress(lambda: ingest_files(paths=paths, batch_size=batch_size, dask=dask))
 
 
 # Exit codes: 0 every input indexed or skipped with a reason; 1 some dead-lettered; 2 a
@@ -127,13 +141,14 @@ def _cmd_backfill(args: argparse.Namespace, settings: Settings) -> int:
 
     from flows.backfill import backfill  # Prefect is slow to import: only when needed
 
-    _preflight(settings)
+    _preflight(settings, args.warc or [])
     try:
         params = backfill.validate_parameters({
             "paths": [str(p) for p in args.paths] or None, "url_list": args.url_list,
+            "warcs": [str(p) for p in args.warc or []] or None,
             "urls": args.url or None, "sources_file": args.sources, "only": args.only or None,
             "since": args.since, "until": args.until, "refetch": args.refetch,
-            "batch_size": args.batch_size})
+            "batch_size": args.batch_size, "dask": args.dask})
         report = with_progress(lambda: backfill(**params))
     except (ParameterTypeError, ValueError) as exc:
         err.print(Text("error: ", style="red") + Text(str(exc)))
@@ -173,7 +188,7 @@ def _cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
 
 def _preflight(settings: Settings, paths: Sequence[Path | str] = ()) -> None:
     """What would fail a run, checked before Prefect starts: inputs exist, the cluster answers."""
-    from flows.ingest import check_paths  # Prefect is slow to import: only when needed
+    from flows.stream import check_paths  # Prefect is slow to import: only when needed
 
     check_paths(paths)
     open_cluster(settings).close()
@@ -181,7 +196,7 @@ def _preflight(settings: Settings, paths: Sequence[Path | str] = ()) -> None:
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     _preflight(settings, args.paths)
-    report = _run_ingest([str(p) for p in args.paths], args.batch_size)
+    report = _run_ingest([str(p) for p in args.paths], args.batch_size, args.dask)
     _print_report(report, args.json)
     return _exit_code(report)
 
@@ -244,13 +259,20 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DASK_HELP = ("read files and archives in shards on a Dask cluster: CEASEFIRE_DASK_ADDRESS, "
+             "else a local cluster of CEASEFIRE_DASK_WORKERS processes (default: the cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ceasefire", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    es = sub.add_parser("es", help="the local Elasticsearch node: start, stop, status")
+    es = sub.add_parser("es", help="the local Elasticsearch node or cluster: start, stop, status")
     es.add_argument("action", choices=["start", "stop", "status"])
+    es.add_argument("--nodes", type=int, choices=range(1, 10), metavar="N",
+                    help="start (or expect) a cluster of N local nodes (default: CEASEFIRE_ES_NODES, "
+                         "or what is running, or 1); stop stops them all")
     es.add_argument("--json", action="store_true", help="status as JSON")
     es.set_defaults(func=_cmd_es)
 
@@ -260,6 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="ingest files or directories (.txt, .html, .jsonl)")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--batch-size", type=int, default=500)
+    ingest.add_argument("--dask", action="store_true", help=DASK_HELP)
     ingest.add_argument("--json", action="store_true", help="summary as JSON")
     ingest.set_defaults(func=_cmd_ingest)
 
@@ -274,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
     bf = sub.add_parser("backfill", help="ingest a folder, a URL list or the sources' archives "
                                          "over a date window (what the backfill deployment runs)")
     bf.add_argument("paths", nargs="*", type=Path, help="folders or files to read")
+    bf.add_argument("--warc", nargs="+", action="extend", type=Path, metavar="FILE",
+                    help="WARC/ARC files to read (plain or gzip per record, as CC-NEWS)")
+    bf.add_argument("--dask", action="store_true", help=DASK_HELP)
     bf.add_argument("--url-list", help="a file of URLs, one per line")
     bf.add_argument("--url", action="append", help="a URL to fetch (repeatable)")
     bf.add_argument("--sources", help="read the feeds and sitemaps of this source list")

@@ -1,7 +1,9 @@
-"""A single-node Elasticsearch on 127.0.0.1 that the project provisions, starts and stops itself.
+"""A local Elasticsearch on 127.0.0.1 that the project provisions, starts and stops itself:
+one node by default, or a cluster of several (`ceasefire es start --nodes 3`) to test what
+replicas and a node dying do.
 
 The distribution is Elastic's own integ-test zip from Maven Central, fetched with `mvn`.
-Elasticsearch refuses to run as root, so when we are root the node runs as a dedicated
+Elasticsearch refuses to run as root, so when we are root the nodes run as a dedicated
 system user that this module creates.
 """
 
@@ -24,8 +26,9 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tasks.settings import Settings
+from tasks.settings import LOCAL_CLUSTER_RECORD, Settings
 
 LOGGER = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class LocalESError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class NodeStatus:
-    """What `ceasefire es status` reports."""
+    """One local node: whether it answers, where, and the cluster's health as it sees it."""
 
     running: bool
     url: str
@@ -50,11 +53,45 @@ class NodeStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ClusterStatus:
+    """What `ceasefire es status` reports: every local node (one by default). Reads like the
+    first node's `NodeStatus`, so single-node callers need not know about clusters."""
+
+    nodes: tuple[NodeStatus, ...]
+
+    @property
+    def running(self) -> bool:
+        return all(n.running for n in self.nodes)
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    @property
+    def pid(self) -> int | None:
+        return self.nodes[0].pid
+
+    @property
+    def health(self) -> str | None:
+        """The cluster's health as the first node that answers sees it."""
+        return next((n.health for n in self.nodes if n.health), None)
+
+    @property
+    def home(self) -> Path:
+        return self.nodes[0].home
+
+
+@dataclass(frozen=True, slots=True)
 class Layout:
-    """Where the distribution, config, data and logs of the local node live."""
+    """Where the distribution, and the config, data and logs of one local node live."""
 
     home: Path
     version: str
+    name: str = "node"  # the node's directory under home
 
     @property
     def dist(self) -> Path:
@@ -62,7 +99,7 @@ class Layout:
 
     @property
     def node(self) -> Path:
-        return self.home / "node"
+        return self.home / self.name
 
     @property
     def config(self) -> Path:
@@ -93,9 +130,25 @@ class Layout:
         return self.node / "launcher.log"
 
 
-def layout(settings: Settings) -> Layout:
-    """The file layout for these settings."""
-    return Layout(settings.home, settings.local_es_version)
+def layout(settings: Settings, number: int = 1) -> Layout:
+    """The file layout of local node `number` (from 1): `<home>/node` for the single node,
+    `<home>/cluster/node-<number>` for the nodes of a cluster, so that a single node's data
+    (its own one-node cluster) and a cluster's never mix."""
+    name = "node" if settings.local_nodes == 1 else f"cluster/node-{number}"
+    return Layout(settings.home, settings.local_es_version, name)
+
+
+def layouts(settings: Settings) -> list[Layout]:
+    """The layout of every node these settings run."""
+    return [layout(settings, n) for n in range(1, settings.local_nodes + 1)]
+
+
+def _every_layout(settings: Settings) -> list[Layout]:
+    """Every node ever set up under the home, whatever the node count now says (for `stop`)."""
+    found = [Layout(settings.home, settings.local_es_version)]
+    for node in sorted((settings.home / "cluster").glob("node-*")):
+        found.append(Layout(settings.home, settings.local_es_version, f"cluster/{node.name}"))
+    return found
 
 
 # --- provisioning -----------------------------------------------------------------------------
@@ -194,16 +247,34 @@ def _java_home() -> Path:
     return Path(java).resolve().parent.parent
 
 
-def render_config(settings: Settings) -> str:
-    """elasticsearch.yml for a private single node on loopback."""
-    lay = layout(settings)
+def _http_port(settings: Settings, number: int) -> int:
+    return settings.local_port + number - 1
+
+
+def _discovery(settings: Settings, bootstrap: bool) -> list[str]:
+    """A single node discovers nobody; the nodes of a cluster find each other on loopback and,
+    the first time only, elect a master among themselves (Elasticsearch warns when
+    `cluster.initial_master_nodes` stays set once the cluster has formed)."""
+    if settings.local_nodes == 1:
+        return ["discovery.type: single-node"]
+    numbers = range(1, settings.local_nodes + 1)
+    seeds = ", ".join(f"127.0.0.1:{_http_port(settings, n) + 100}" for n in numbers)
+    lines = [f"discovery.seed_hosts: [{seeds}]"]
+    if bootstrap:
+        lines.append(f"cluster.initial_master_nodes: [{', '.join(f'ceasefire-local-{n}' for n in numbers)}]")
+    return lines
+
+
+def render_config(settings: Settings, number: int = 1, bootstrap: bool = False) -> str:
+    """elasticsearch.yml for private node `number` on loopback (alone, or one of a cluster)."""
+    lay = layout(settings, number)
     return "\n".join([
         "cluster.name: ceasefire-local",
-        "node.name: ceasefire-local-1",
+        f"node.name: ceasefire-local-{number}",
         "network.host: 127.0.0.1",
-        f"http.port: {settings.local_port}",
-        f"transport.port: {settings.local_port + 100}",
-        "discovery.type: single-node",
+        f"http.port: {_http_port(settings, number)}",
+        f"transport.port: {_http_port(settings, number) + 100}",
+        *_discovery(settings, bootstrap),
         # Loopback only, single user: TLS and auth would only get in the way of a dev node.
         "xpack.security.enabled: false",
         "action.destructive_requires_name: true",
@@ -215,15 +286,16 @@ def render_config(settings: Settings) -> str:
     ])
 
 
-def _write_config(settings: Settings, user: pwd.struct_passwd) -> None:
-    """Write the node's config directory and hand the node directory to its user."""
-    lay = layout(settings)
+def _write_config(settings: Settings, user: pwd.struct_passwd, number: int = 1,
+                  bootstrap: bool = False) -> None:
+    """Write node `number`'s config directory and hand the node directory to its user."""
+    lay = layout(settings, number)
     for d in (lay.config, lay.data, lay.logs, lay.tmp):
         d.mkdir(parents=True, exist_ok=True)
     for name in ("jvm.options", "log4j2.properties"):
         shutil.copy2(lay.dist / "config" / name, lay.config / name)
     (lay.config / "jvm.options.d").mkdir(exist_ok=True)
-    (lay.config / "elasticsearch.yml").write_text(render_config(settings))
+    (lay.config / "elasticsearch.yml").write_text(render_config(settings, number, bootstrap))
     for path in [lay.node, *lay.node.rglob("*")]:
         os.chown(path, user.pw_uid, user.pw_gid)
 
@@ -231,13 +303,14 @@ def _write_config(settings: Settings, user: pwd.struct_passwd) -> None:
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-def _health(url: str, timeout: float = 2.0) -> str | None:
-    """Cluster health colour, or None when nothing answers."""
+def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """Cluster health as `url` sees it, or None when nothing answers (or no master is elected)."""
     try:
         with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
-            return json.load(resp).get("status")
+            doc = json.load(resp)
     except (urllib.error.URLError, OSError, ValueError):
         return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -280,13 +353,16 @@ def _port_in_use(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def status(settings: Settings, timeout: float = 2.0) -> NodeStatus:
-    """Whether the local node runs, where, and its health (asked with `timeout` seconds)."""
-    lay = layout(settings)
-    url = settings.local_url
-    pid = _read_pid(lay)
-    health = _health(url, timeout) if pid else None
-    return NodeStatus(bool(pid and health), url, pid, health, settings.home)
+def status(settings: Settings, timeout: float = 2.0) -> ClusterStatus:
+    """Whether every local node runs, where, and the health (asked with `timeout` seconds)."""
+    nodes = []
+    for number, lay in enumerate(layouts(settings), start=1):
+        url = f"http://127.0.0.1:{_http_port(settings, number)}"
+        pid = _read_pid(lay)
+        doc = _health(url, timeout) if pid else None
+        health = doc.get("status") if doc else None
+        nodes.append(NodeStatus(bool(pid and health), url, pid, health, settings.home))
+    return ClusterStatus(tuple(nodes))
 
 
 def _log_tail(lay: Layout, lines: int = 25) -> str:
@@ -297,70 +373,111 @@ def _log_tail(lay: Layout, lines: int = 25) -> str:
     return "\n".join(texts)
 
 
-def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> NodeStatus:
-    """Provision (first use) and start the node; wait for yellow/green. Idempotent."""
+def _has_data(lay: Layout) -> bool:
+    return lay.data.is_dir() and any(lay.data.iterdir())
+
+
+def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> ClusterStatus:
+    """Provision (first use) and start the local node, or every node of the local cluster
+    (`settings.local_nodes`), and wait for yellow/green with all of them joined. Idempotent:
+    only nodes that are not running are started, so it also brings back a killed node."""
     if settings.es_url:
         raise LocalESError(f"ELASTICSEARCH_URL is set ({settings.es_url}): not starting a local node")
     current = status(settings)
     if current.running:
         return current
-    lay = layout(settings)
-    if current.pid:  # a process exists but does not answer: let it finish starting, or fail
-        return _wait_healthy(settings, current.pid, timeout)
-    if _port_in_use(settings.local_port):
+    others = set(node_pids(settings)) - {n.pid for n in current.nodes if n.pid}
+    if others:
         raise LocalESError(
-            f"port {settings.local_port} on 127.0.0.1 is taken by another program; "
-            "set CEASEFIRE_ES_PORT to a free port (or ELASTICSEARCH_URL to use that cluster)"
-        )
-    dist = ensure_distribution(settings)
-    user = _node_user(settings)
-    _write_config(settings, user)
+            f"Elasticsearch processes {sorted(others)} of {settings.home} are not the "
+            f"{settings.local_nodes} node(s) asked for (another node count?): stop them first "
+            "with `ceasefire es stop`")
+    # A node whose process exists but does not answer is left to finish starting (or fail).
+    down = [n for n, node in enumerate(current.nodes, start=1) if not node.pid]
+    for number in down:
+        if _port_in_use(_http_port(settings, number)):
+            raise LocalESError(
+                f"port {_http_port(settings, number)} on 127.0.0.1 is taken by another program; "
+                "set CEASEFIRE_ES_PORT to a free port (or ELASTICSEARCH_URL to use that cluster)"
+            )
+    if down:
+        dist = ensure_distribution(settings)
+        user = _node_user(settings)
+        bootstrap = not any(_has_data(lay) for lay in layouts(settings))
+        for number in down:
+            _write_config(settings, user, number, bootstrap)
+        # All at once: a node of a cluster waits for the others before it says it started.
+        _launch(settings, dist, user, down, timeout)
+    cluster = _wait_healthy(settings, timeout)
+    for number, node in enumerate(cluster.nodes, start=1):
+        layout(settings, number).state.write_text(json.dumps(
+            {"url": node.url, "pid": node.pid, "version": settings.local_es_version}))
+    record = settings.home / LOCAL_CLUSTER_RECORD
+    if settings.local_nodes > 1:  # every later command and flow uses all the nodes
+        record.write_text(json.dumps({"nodes": settings.local_nodes, "urls": cluster.urls}))
+    else:
+        record.unlink(missing_ok=True)
+    return cluster
+
+
+def _launch(settings: Settings, dist: Path, user: pwd.struct_passwd, numbers: list[int],
+            timeout: float) -> None:
+    """Start the launchers of these nodes side by side; each daemonises once its node runs."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(lay.node),
         "ES_JAVA_HOME": str(_java_home()),
-        "ES_PATH_CONF": str(lay.config),
-        "ES_TMPDIR": str(lay.tmp),
         "ES_JAVA_OPTS": f"-Xms{settings.local_heap} -Xmx{settings.local_heap}",
     }
-    lay.pidfile.unlink(missing_ok=True)
-    with lay.launcher_log.open("wb") as log:
-        # `-d` daemonises: the launcher returns once the node has started (or failed to).
-        result = subprocess.run(
-            [str(dist / "bin" / "elasticsearch"), "-d", "-p", str(lay.pidfile)],
-            env=env, cwd=lay.node, stdout=log, stderr=subprocess.STDOUT, check=False,
-            user=user.pw_uid if os.geteuid() == 0 else None,
-            group=user.pw_gid if os.geteuid() == 0 else None,
-            extra_groups=[] if os.geteuid() == 0 else None,
-            timeout=timeout,
-        )
-    pid = _read_pid(lay)
-    if result.returncode != 0 or pid is None:
-        raise LocalESError(f"Elasticsearch failed to start (exit {result.returncode}).\n"
-                           + _log_tail(lay))
-    node = _wait_healthy(settings, pid, timeout)
-    lay.state.write_text(json.dumps({"url": node.url, "pid": pid,
-                                     "version": settings.local_es_version}))
-    return node
+    as_user = os.geteuid() == 0
+    launched: list[tuple[Layout, subprocess.Popen[bytes]]] = []
+    for number in numbers:
+        lay = layout(settings, number)
+        lay.pidfile.unlink(missing_ok=True)
+        with lay.launcher_log.open("wb") as log:
+            # `-d` daemonises: the launcher returns once the node has started (or failed to).
+            proc = subprocess.Popen(
+                [str(dist / "bin" / "elasticsearch"), "-d", "-p", str(lay.pidfile)],
+                env={**env, "HOME": str(lay.node), "ES_PATH_CONF": str(lay.config),
+                     "ES_TMPDIR": str(lay.tmp)},
+                cwd=lay.node, stdout=log, stderr=subprocess.STDOUT,
+                user=user.pw_uid if as_user else None, group=user.pw_gid if as_user else None,
+                extra_groups=[] if as_user else None,
+            )
+        launched.append((lay, proc))
+    deadline = time.monotonic() + timeout
+    for lay, proc in launched:
+        try:
+            code = proc.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise LocalESError(f"Elasticsearch did not start in {timeout:.0f}s.\n" + _log_tail(lay)) from None
+        if code != 0 or _read_pid(lay) is None:
+            raise LocalESError(f"Elasticsearch failed to start (exit {code}).\n" + _log_tail(lay))
 
 
-def _wait_healthy(settings: Settings, pid: int, timeout: float) -> NodeStatus:
-    lay = layout(settings)
+def _wait_healthy(settings: Settings, timeout: float) -> ClusterStatus:
+    """Wait until every node answers and the cluster, yellow or green, counts all of them."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid):
-            raise LocalESError("Elasticsearch exited while starting.\n" + _log_tail(lay))
-        health = _health(settings.local_url)
-        if health in ("green", "yellow"):
-            return NodeStatus(True, settings.local_url, pid, health, settings.home)
+        for number, lay in enumerate(layouts(settings), start=1):
+            if _read_pid(lay) is None:
+                raise LocalESError(f"Elasticsearch node {number} exited while starting.\n"
+                                   + _log_tail(lay))
+        cluster = status(settings)
+        joined = _health(cluster.url) or {}
+        if cluster.running and cluster.health in ("green", "yellow") and \
+                joined.get("number_of_nodes", 0) >= settings.local_nodes:
+            return cluster
         time.sleep(0.5)
-    raise LocalESError(f"Elasticsearch did not become healthy in {timeout:.0f}s.\n" + _log_tail(lay))
+    raise LocalESError(f"Elasticsearch did not become healthy in {timeout:.0f}s.\n"
+                       + _log_tail(layout(settings)))
 
 
 def stop(settings: Settings, timeout: float = STOP_TIMEOUT_S) -> list[int]:
-    """Stop every process of our node (SIGTERM, then SIGKILL after `timeout`); return their PIDs."""
-    lay = layout(settings)
-    pids = sorted(set(node_pids(settings)) | ({p} if (p := _read_pid(lay)) else set()))
+    """Stop every process of our nodes, however many (SIGTERM, then SIGKILL after `timeout`);
+    return their PIDs."""
+    lays = _every_layout(settings)
+    pids = sorted(set(node_pids(settings)) | {p for lay in lays if (p := _read_pid(lay))})
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
@@ -371,6 +488,8 @@ def stop(settings: Settings, timeout: float = STOP_TIMEOUT_S) -> list[int]:
         if _pid_alive(pid):
             LOGGER.warning("Elasticsearch pid %s ignored SIGTERM for %ss; killing it", pid, timeout)
             os.kill(pid, signal.SIGKILL)
-    lay.pidfile.unlink(missing_ok=True)
-    lay.state.unlink(missing_ok=True)
+    for lay in lays:
+        lay.pidfile.unlink(missing_ok=True)
+        lay.state.unlink(missing_ok=True)
+    (settings.home / LOCAL_CLUSTER_RECORD).unlink(missing_ok=True)
     return pids

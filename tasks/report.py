@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tasks.models import Article, Skip
 from tasks.store.bulk import IndexReport
@@ -28,6 +28,7 @@ class RunReport:
     unchanged: int = 0
     near_duplicates: int = 0  # indexed, marked `duplicate_of` an earlier copy
     clusters_relabelled: int = 0  # existing clusters given an earlier representative or merged
+    settled: int = 0  # cluster pointers moved because other writers ran at the same time
     notes: Counter[str] = field(default_factory=Counter)  # kept articles' dropped values, by reason
     skips: list[Skip] = field(default_factory=list)  # every skipped input, with its source
     dead_letters: list[tuple[str, str, str]] = field(default_factory=list)  # (id, origin, reason)
@@ -83,8 +84,20 @@ class RunReport:
         self.created += result.created
         self.updated += result.updated
         self.unchanged += result.unchanged
+        self.settled += result.settled
         self.dead_letters += [(r.article_id, r.origin or "", f"{r.error_type}: {r.reason}"[:500])
                               for r in result.rejections]
+
+    def absorb(self, other: RunReport) -> None:
+        """Add another report's counts and lists to this one (shards of one run)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, Counter):
+                mine.update(theirs)
+            elif isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, f.name, mine + theirs)
 
     def rows(self) -> list[tuple[str, int | str]]:
         """(label, value) rows for tables and artifacts."""
@@ -103,6 +116,8 @@ class RunReport:
             ("near-duplicates (kept, marked)", self.near_duplicates),
             ("clusters relabelled", self.clusters_relabelled),
         ]
+        if self.settled:
+            rows.append(("cluster pointers settled after other writers", self.settled))
         rows += [(f"skipped: {reason}", n) for reason, n in sorted(self.skipped.items())]
         rows += [(f"kept, value dropped: {note}", n) for note, n in sorted(self.notes.items())]
         rows.append(("duration", f"{self.duration_s:.2f} s"))
@@ -123,7 +138,8 @@ class RunReport:
                 "inputs": self.inputs, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "indexed": self.indexed,
                 "dead_lettered": self.dead_lettered, "near_duplicates": self.near_duplicates,
-                "clusters_relabelled": self.clusters_relabelled, "skipped": dict(self.skipped),
+                "clusters_relabelled": self.clusters_relabelled, "settled": self.settled,
+                "skipped": dict(self.skipped),
                 "notes": dict(self.notes),
                 "skip_examples": self.skip_examples, "duration_s": round(self.duration_s, 3),
                 "balanced": self.balanced}

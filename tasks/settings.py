@@ -7,6 +7,7 @@ traceback shows them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
@@ -24,6 +25,8 @@ from tasks.fetch.net_guard import IPNetwork, parse_networks
 ES_VERSION = "8.19.21"
 S = TypeVar("S", bound=BaseSettings)
 DEFAULT_USER_AGENT = "ceasefire-etl/0.1 (news research crawler; +https://example.invalid/ceasefire-etl)"
+# Written under the home by `ceasefire es start --nodes N` (N > 1), removed by `ceasefire es stop`.
+LOCAL_CLUSTER_RECORD = "cluster/nodes.json"
 
 
 class ConfigError(Exception):
@@ -44,6 +47,16 @@ def _default_home() -> Path:
         return Path("/var/lib/ceasefire-etl")
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "ceasefire-etl"
+
+
+def _recorded_nodes(fields: dict[str, Any]) -> int:
+    """How many local nodes `ceasefire es start --nodes N` left running under the home (else
+    1), so every command and flow gives the client all of them without being told."""
+    try:
+        record = json.loads((Path(fields["home"]) / LOCAL_CLUSTER_RECORD).read_text())
+        return max(1, int(record["nodes"]))
+    except (KeyError, OSError, TypeError, ValueError):
+        return 1
 
 
 def _env_name(model: type[BaseSettings], field: str) -> str:
@@ -156,12 +169,22 @@ class FetchSettings(_Base):
         return self.model_copy(update={"host_intervals": dict(intervals)})
 
 
+def _available_cores() -> int:
+    """The CPUs this process may run on (its affinity: taskset, a container's cpuset), else
+    all the machine's: the default number of spaCy processes."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 class Settings(_Base):
     """Everything configurable, with the environment variable that sets it."""
 
     model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
 
-    # Elasticsearch. Without ELASTICSEARCH_URL the local node (`ceasefire es start`) is used.
+    # Elasticsearch: one URL or several, comma-separated (every node the client may use).
+    # Without ELASTICSEARCH_URL the local node or nodes (`ceasefire es start`) are used.
     es_url: str | None = Field(None, validation_alias=AliasChoices("ELASTICSEARCH_URL"))
     es_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("ELASTICSEARCH_API_KEY"))
     es_username: str | None = Field(None, validation_alias=AliasChoices("ELASTICSEARCH_USERNAME"))
@@ -174,13 +197,22 @@ class Settings(_Base):
     # The local development node: distribution, config, data and logs under `home`.
     home: Path = Field(default_factory=_default_home, validation_alias=AliasChoices("CEASEFIRE_HOME"))
     local_port: int = Field(9200, ge=1, le=65435, validation_alias=AliasChoices("CEASEFIRE_ES_PORT"))
+    local_nodes: int = Field(default_factory=_recorded_nodes, ge=1, le=9,
+                             validation_alias=AliasChoices("CEASEFIRE_ES_NODES"))
     local_heap: str = Field("512m", pattern=r"^\d+[mg]$", validation_alias=AliasChoices("CEASEFIRE_ES_HEAP"))
     local_es_version: str = Field(ES_VERSION, validation_alias=AliasChoices("CEASEFIRE_ES_VERSION"))
     local_es_zip: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_ES_ZIP"))
     local_user: str = Field("ceasefire-es", validation_alias=AliasChoices("CEASEFIRE_ES_USER"))
-    # Enrichment: a spaCy model name or directory, and nlp.pipe worker processes.
+    # Enrichment: a spaCy model name or directory, and nlp.pipe worker processes (default: the
+    # cores this process may use; the enricher uses 1 where more cannot or would not pay).
     spacy_model: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_SPACY_MODEL"))
-    spacy_n_process: int = Field(1, ge=1, validation_alias=AliasChoices("CEASEFIRE_SPACY_PROCESSES"))
+    spacy_n_process: int = Field(default_factory=_available_cores, ge=1,
+                                 validation_alias=AliasChoices("CEASEFIRE_SPACY_PROCESSES"))
+    # Fan-out of large runs (`--dask`): an existing Dask scheduler (tcp://host:8786), else a
+    # LocalCluster of `dask_workers` single-threaded worker processes on this machine.
+    dask_address: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_DASK_ADDRESS"))
+    dask_workers: int = Field(default_factory=_available_cores, ge=1, le=1024,
+                              validation_alias=AliasChoices("CEASEFIRE_DASK_WORKERS"))
     # Fetching politeness and safety (CEASEFIRE_FETCH_*).
     fetch: FetchSettings = Field(default_factory=FetchSettings)
 
@@ -195,13 +227,24 @@ class Settings(_Base):
 
     @property
     def local_url(self) -> str:
-        """Where the local development node listens."""
+        """Where the (first) local development node listens."""
         return f"http://127.0.0.1:{self.local_port}"
 
     @property
+    def local_urls(self) -> list[str]:
+        """Every local node: consecutive HTTP ports from `local_port`."""
+        return [f"http://127.0.0.1:{self.local_port + i}" for i in range(self.local_nodes)]
+
+    @property
+    def elasticsearch_urls(self) -> list[str]:
+        """The nodes every client is given: ELASTICSEARCH_URL's list, else the local nodes."""
+        given = [url.strip() for url in (self.es_url or "").split(",") if url.strip()]
+        return given or self.local_urls
+
+    @property
     def elasticsearch_url(self) -> str:
-        """The cluster every client talks to: ELASTICSEARCH_URL, else the local node."""
-        return self.es_url or self.local_url
+        """The first of `elasticsearch_urls`, for tools that take one URL."""
+        return self.elasticsearch_urls[0]
 
     # --- index names: their one home -----------------------------------------------------
 

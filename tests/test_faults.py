@@ -36,7 +36,15 @@ from tasks.store.bulk import (
     write_dead_letters,
 )
 from tasks.store.client import connect
-from tasks.store.retrying import Retry, bulk_items, call, retryable_status
+from tasks.store.retrying import (
+    ItemResult,
+    Retry,
+    bulk_items,
+    call,
+    is_transient,
+    node_gone,
+    retryable_status,
+)
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
 from testkit.fault_proxy import FaultProxy, parse_bulk
@@ -193,10 +201,24 @@ def test_retryable_statuses():
     assert [retryable_status(s) for s in (400, 404, 409, 413)] == [False] * 4
 
 
-def _api_error(status: int) -> ApiError:
+def _api_error(status: int, body: dict | None = None) -> ApiError:
     meta = ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0,
                            node=NodeConfig("http", "127.0.0.1", 9200))
-    return ApiError(f"status {status}", meta=meta, body={})
+    return ApiError(f"status {status}", meta=meta, body=body or {})
+
+
+def test_a_node_or_shard_copy_gone_is_transient_whatever_its_status():
+    """A node killed mid-request: the shard copy it held answers 404 until the replica is
+    promoted; that is worth another try, unlike a missing index or a bad document."""
+    gone = {"type": "shard_not_found_exception", "reason": "no such shard"}
+    assert node_gone(gone) and node_gone({"type": "remote_transport_exception", "caused_by": gone})
+    assert not node_gone({"type": "document_parsing_exception"}) and not node_gone(None)
+    assert is_transient(_api_error(404, {"error": gone}))
+    assert not is_transient(_api_error(404, {"error": {"type": "index_not_found_exception"}}))
+    assert ItemResult({"_id": "a"}, "create", 404, {"status": 404, "error": gone}).transient
+    assert ItemResult({"_id": "a"}, "create", None, {"error": {"type": "ConnectionError"}}).transient
+    conflict = {"status": 409, "error": {"type": "version_conflict_engine_exception"}}
+    assert not ItemResult({"_id": "a"}, "create", 409, conflict).transient
 
 
 def test_call_retries_transient_failures_only():

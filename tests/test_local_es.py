@@ -51,6 +51,23 @@ def test_config_binds_loopback_single_node(base_settings):
     assert f"http.port: {base_settings.local_port}" in config
 
 
+def test_config_of_a_cluster_node(base_settings, tmp_path):
+    """Each node of `es start --nodes 3` has its ports and directory; the cluster forms on
+    loopback, and the masters are named only when it first forms."""
+    settings = base_settings.replace(home=tmp_path, local_port=19200, local_nodes=3)
+    config = local_es.render_config(settings, 2, bootstrap=True)
+    for line in ("node.name: ceasefire-local-2", "http.port: 19201", "transport.port: 19301",
+                 "discovery.seed_hosts: [127.0.0.1:19300, 127.0.0.1:19301, 127.0.0.1:19302]",
+                 "cluster.initial_master_nodes: [ceasefire-local-1, ceasefire-local-2, ceasefire-local-3]",
+                 f"path.data: {tmp_path / 'cluster' / 'node-2' / 'data'}"):
+        assert line in config.splitlines()
+    assert "single-node" not in config
+    assert "initial_master_nodes" not in local_es.render_config(settings, 2)
+    assert [lay.node for lay in local_es.layouts(settings)] == \
+        [tmp_path / "cluster" / f"node-{n}" for n in (1, 2, 3)]
+    assert local_es.layout(base_settings).node == base_settings.home / "node"  # one node: as ever
+
+
 @pytest.mark.slow
 def test_fresh_home_start_stop_leaves_nothing_running(base_settings):
     """A second node from a fresh cache directory: provision from the zip, start, stop."""

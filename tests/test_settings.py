@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.settings import FetchSettings, Settings, SettingsError, secret
+from tasks.settings import LOCAL_CLUSTER_RECORD, FetchSettings, Settings, SettingsError, secret
 from tasks.store.client import NoElasticsearch, check_reachable, connect
 
 
@@ -96,7 +96,8 @@ def test_fetch_intervals_per_host_keep_the_most_cautious():
 @given(st.dictionaries(st.sampled_from(["CEASEFIRE_ES_PORT", "ELASTICSEARCH_TIMEOUT", "CEASEFIRE_INDEX_PREFIX",
                                         "CEASEFIRE_ES_HEAP", "CEASEFIRE_SPACY_PROCESSES", "ELASTICSEARCH_URL",
                                         "CEASEFIRE_FETCH_ALLOW_NETWORKS", "CEASEFIRE_FETCH_DEADLINE",
-                                        "CEASEFIRE_FETCH_RESPECT_ROBOTS", "ELASTICSEARCH_PASSWORD"]),
+                                        "CEASEFIRE_FETCH_RESPECT_ROBOTS", "ELASTICSEARCH_PASSWORD",
+                                        "CEASEFIRE_ES_NODES"]),
                        st.text(max_size=40)))
 def test_any_environment_gives_settings_or_a_settings_error(env):
     try:
@@ -106,6 +107,24 @@ def test_any_environment_gives_settings_or_a_settings_error(env):
             assert f"ELASTICSEARCH_PASSWORD={env['ELASTICSEARCH_PASSWORD']!r}" not in str(exc)
         return
     assert s.local_port >= 1 and s.fetch.deadline > 0
+
+
+def test_the_client_is_given_every_node(tmp_path):
+    listed = Settings.from_env({"ELASTICSEARCH_URL": " https://a.example:9200, https://b.example:9201 ,"})
+    assert listed.elasticsearch_urls == ["https://a.example:9200", "https://b.example:9201"]
+    assert listed.elasticsearch_url == "https://a.example:9200"
+    pool = connect(listed).transport.node_pool.all()
+    assert sorted(f"{n.config.host}:{n.config.port}" for n in pool) == ["a.example:9200", "b.example:9201"]
+    # The local nodes: one, unless `es start --nodes N` recorded more under the home.
+    env = {"CEASEFIRE_HOME": str(tmp_path), "CEASEFIRE_ES_PORT": "9400"}
+    assert Settings.from_env(env).elasticsearch_urls == ["http://127.0.0.1:9400"]
+    (tmp_path / LOCAL_CLUSTER_RECORD).parent.mkdir(parents=True)
+    (tmp_path / LOCAL_CLUSTER_RECORD).write_text('{"nodes": 3}')
+    assert Settings.from_env(env).elasticsearch_urls == [f"http://127.0.0.1:{p}" for p in (9400, 9401, 9402)]
+    assert Settings.from_env({**env, "CEASEFIRE_ES_NODES": "2"}).local_nodes == 2  # the variable wins
+    assert Settings.from_env({**env, "ELASTICSEARCH_URL": "http://x:1"}).elasticsearch_urls == ["http://x:1"]
+    with pytest.raises(SettingsError, match="CEASEFIRE_ES_NODES"):
+        Settings.from_env({"CEASEFIRE_ES_NODES": "0"})
 
 
 def _closed_port() -> int:
@@ -123,6 +142,15 @@ def test_no_cluster_is_a_plain_error_without_credentials():
                                 "ELASTICSEARCH_TIMEOUT": "2"})
     with pytest.raises(NoElasticsearch, match="ELASTICSEARCH_URL") as caught:
         check_reachable(connect(remote), remote, timeout=2)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_no_node_of_a_list_answering_names_them_all():
+    a, b = _closed_port(), _closed_port()
+    listed = Settings.from_env({"ELASTICSEARCH_URL": f"http://etl:hunter2@127.0.0.1:{a},http://127.0.0.1:{b}",
+                                "ELASTICSEARCH_TIMEOUT": "2"})
+    with pytest.raises(NoElasticsearch, match=f"at http://\\*\\*\\*@127.0.0.1:{a}, http://127.0.0.1:{b} ") as caught:
+        check_reachable(connect(listed), listed, timeout=2)
     assert "hunter2" not in str(caught.value)
 
 

@@ -17,9 +17,13 @@ class NoElasticsearch(ConfigError, RuntimeError):
 
 
 def connect(settings: Settings) -> Elasticsearch:
-    """A client for the configured cluster (ELASTICSEARCH_URL, else the local node's URL).
+    """A client for the configured cluster, given every node (ELASTICSEARCH_URL's list, else
+    the local nodes): a request that fails on one node (refused, reset, timed out) is retried
+    on the next, so one node dying does not fail a run.
 
-    Opens no connection: `check_reachable` says whether anyone answers.
+    No sniffing: the addresses nodes publish are often not reachable from the client (Docker,
+    cloud proxies), so the configured list is the list. Opens no connection:
+    `check_reachable` says whether anyone answers.
     """
     auth: dict[str, Any] = {}
     if settings.es_api_key is not None:
@@ -28,8 +32,9 @@ def connect(settings: Settings) -> Elasticsearch:
         auth["basic_auth"] = (settings.es_username, secret(settings.es_password) or "")
     if settings.es_ca_certs:
         auth["ca_certs"] = settings.es_ca_certs
-    return Elasticsearch(settings.elasticsearch_url, request_timeout=settings.es_request_timeout,
-                         retry_on_timeout=True, max_retries=3, **auth)
+    nodes = settings.elasticsearch_urls
+    return Elasticsearch(nodes, request_timeout=settings.es_request_timeout, retry_on_timeout=True,
+                         max_retries=max(3, len(nodes)), **auth)
 
 
 def check_reachable(es: Elasticsearch, settings: Settings, timeout: float = 15.0) -> None:
@@ -37,8 +42,9 @@ def check_reachable(es: Elasticsearch, settings: Settings, timeout: float = 15.0
 
     A busy node (cluster-state updates, GC) can take seconds to answer: do not call it gone.
     """
+    nodes = settings.elasticsearch_urls
     try:  # `GET /` is not served by every distribution; cluster health is
-        es.options(request_timeout=timeout, max_retries=1).cluster.health()
+        es.options(request_timeout=timeout, max_retries=max(1, len(nodes) - 1)).cluster.health()
     except (TransportError, ApiError) as exc:
         if settings.es_url:
             hint = "check ELASTICSEARCH_URL and the credentials"
@@ -48,7 +54,7 @@ def check_reachable(es: Elasticsearch, settings: Settings, timeout: float = 15.0
                     "and ELASTICSEARCH_CA_CERTS) to use an existing cluster")
         status = getattr(exc, "status_code", None) or getattr(getattr(exc, "meta", None), "status", None)
         why = f"HTTP {status}" if isinstance(status, int) else type(exc).__name__
-        raise NoElasticsearch(f"no Elasticsearch at {_redacted(settings.elasticsearch_url)} "
+        raise NoElasticsearch(f"no Elasticsearch at {', '.join(map(_redacted, nodes))} "
                               f"({why}): {hint}") from None
 
 

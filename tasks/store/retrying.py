@@ -1,10 +1,11 @@
 """Requests to Elasticsearch that survive transient faults: reads retried whole (`call`),
 bulk writes retried item by item (`bulk_items`).
 
-429, 5xx and transport failures are retried per item, and connection failures of the whole
-request are retried for all of its items, with capped full-jitter backoff and a bounded number
-of attempts (`Retry`); any other failure is returned at once, for the caller to dead-letter or
-raise. A Prefect task retry is then the last resort, not the mechanism.
+429, 5xx, transport failures and the errors of a node or shard copy that went away (a node
+killed mid-request, a replica being promoted) are retried per item, and connection failures
+of the whole request are retried for all of its items, with capped full-jitter backoff and a
+bounded number of attempts (`Retry`); any other failure is returned at once, for the caller to
+dead-letter or raise. A Prefect task retry is then the last resort, not the mechanism.
 """
 
 from __future__ import annotations
@@ -52,15 +53,39 @@ class Retry:
         self.sleep(full_jitter(retry, self.base, self.cap, self.rng))
 
 
+# Errors of a node or shard copy that went away, whatever status they come with (a node that
+# just lost its copy answers `shard_not_found_exception` with 404): a later try reaches the
+# promoted primary. Most already come as 503 or 500; the names make the 4xx ones transient.
+NODE_GONE_ERRORS = frozenset({
+    "shard_not_found_exception", "no_shard_available_action_exception",
+    "unavailable_shards_exception", "primary_missing_action_exception",
+    "node_not_connected_exception", "node_disconnected_exception", "node_closed_exception",
+    "connect_transport_exception", "master_not_discovered_exception",
+})
+
+
 class TransientError(RuntimeError):
     """A response that says "try again" without an HTTP error (e.g. a failed doc in `mget`)."""
 
 
+def node_gone(error: Any, depth: int = 5) -> bool:
+    """Whether an Elasticsearch error (or what caused it) says a node or shard copy is gone."""
+    for _ in range(depth):
+        if not isinstance(error, dict):
+            return False
+        if error.get("type") in NODE_GONE_ERRORS:
+            return True
+        error = error.get("caused_by")
+    return False
+
+
 def is_transient(exc: BaseException) -> bool:
-    """429 and 5xx answers, dropped or refused connections and timeouts; not TLS failures."""
+    """429 and 5xx answers, a node or shard copy gone, dropped or refused connections and
+    timeouts; not TLS failures."""
     if isinstance(exc, ApiError):
         status = exc.meta.status
-        return status == 429 or status >= 500
+        body = exc.body if isinstance(exc.body, dict) else {}
+        return status == 429 or status >= 500 or node_gone(body.get("error"))
     if isinstance(exc, TlsError):
         return False
     return isinstance(exc, TransportConnectionError | ConnectionTimeout | ScanError | TransientError)
@@ -112,6 +137,11 @@ class ItemResult:
     def ok(self) -> bool:
         return self.status is not None and 200 <= self.status < 300
 
+    @property
+    def transient(self) -> bool:
+        """Worth re-sending as is: 429, 5xx, no answer, or a node or shard copy gone."""
+        return retryable_status(self.status) or node_gone(self.result.get("error"))
+
     def error_text(self) -> str:
         return json.dumps(self.result.get("error"), default=str)[:500]
 
@@ -137,9 +167,9 @@ def bulk_items(es: Elasticsearch, actions: Sequence[dict[str, Any]], retry: Retr
                *, chunk_size: int = CHUNK_SIZE, max_chunk_bytes: int = MAX_CHUNK_BYTES,
                **params: Any) -> BulkOutcome:
     """Send `actions` (helpers-style dicts: `_op_type`, `_index`, `_id`, `_source`, ...) in
-    chunks and inspect every item's result. Items failing with 429/5xx, and every item of a
-    request that failed with 429/5xx or a dropped connection, are re-sent (only those) after a
-    capped jittered wait, at most `retry.attempts` times in all. Everything else (4xx,
+    chunks and inspect every item's result. Items failing with 429/5xx or a node gone, and
+    every item of a request that failed so or whose connection dropped, are re-sent (only
+    those) after a capped jittered wait, at most `retry.attempts` times in all. Everything else (4xx,
     including version conflicts) comes back in `failed` at once; so do items still failing
     when the attempts run out (`exhausted`). `params` go to every request (e.g. `refresh`)."""
     retry = retry or Retry()
@@ -164,7 +194,7 @@ def bulk_items(es: Elasticsearch, actions: Sequence[dict[str, Any]], retry: Retr
             for i, item in zip(chunk, _send(es, chunk, actions, lines, params), strict=True):
                 if item.ok:
                     outcome.succeeded.append(item)
-                elif retryable_status(item.status):
+                elif item.transient:
                     last[i] = item
                     again.append(i)
                 else:
@@ -200,6 +230,8 @@ def _send(es: Elasticsearch, chunk: list[int], actions: Sequence[dict[str, Any]]
     except ApiError as exc:
         status: int | None = exc.meta.status
         error = {"type": type(exc).__name__, "reason": str(exc)[:500]}
+        if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+            error["caused_by"] = exc.body["error"]  # what the cluster said: a node gone?
     except (TransportConnectionError, ConnectionTimeout) as exc:
         if isinstance(exc, TlsError):
             raise
