@@ -1,4 +1,5 @@
-"""Full-text search with highlights and facets over the read alias."""
+"""Full-text search with highlights and facets over the read alias (the query and filters
+themselves: `ceasefire.query`)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,11 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-# Language-neutral fields everywhere, English-stemmed `.en` sub-fields where the cluster has
-# them (a field missing from the mapping simply matches nothing).
-SEARCH_FIELDS = ["title^3", "title.en^2", "lead^2", "lead.en", "body", "body.en",
-                 "authors.text", "dateline"]
+from ceasefire.query import Filters, article_query
+
 HIGHLIGHT_TAGS = ("[[", "]]")
 FACETS = {"source": "source", "language": "language", "conflicts": "conflicts", "topics": "topics",
           "persons": "entities.persons", "countries": "countries"}
-
-
-@dataclass(slots=True)
-class Filters:
-    """Facet filters a search is restricted to."""
-
-    source: list[str] = field(default_factory=list)
-    language: list[str] = field(default_factory=list)
-    conflict: list[str] = field(default_factory=list)
-    topic: list[str] = field(default_factory=list)
-    person: list[str] = field(default_factory=list)
-    published_from: str | None = None
-    published_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -67,31 +53,10 @@ def build_query(text: str, filters: Filters | None = None, size: int = 10,
 
     With `collapse`, one hit per near-duplicate cluster, with the cluster's matching copies.
     """
-    filters = filters or Filters()
-    must: list[dict[str, Any]] = []
-    should: list[dict[str, Any]] = []
-    if text.strip():
-        must.append({"simple_query_string": {"query": text, "fields": SEARCH_FIELDS,
-                                             "default_operator": "and"}})
-        should += [{"match_phrase": {"title": {"query": text, "slop": 2, "boost": 3}}},
-                   {"match_phrase": {"body": {"query": text, "slop": 2, "boost": 2}}}]
-    else:
-        must.append({"match_all": {}})
-    flt: list[dict[str, Any]] = []
-    if filters.source:
-        flt.append({"terms": {"source": filters.source}})
-    for values, fld in ((filters.language, "language"), (filters.conflict, "conflicts"),
-                        (filters.topic, "topics"), (filters.person, "entities.persons")):
-        if values:
-            flt.append({"terms": {fld: values}})
-    if filters.published_from or filters.published_to:
-        rng = {k: v for k, v in (("gte", filters.published_from), ("lte", filters.published_to))
-               if v}
-        flt.append({"range": {"published_at": rng}})
     body: dict[str, Any] = {
         "size": size,
         "track_total_hits": True,
-        "query": {"bool": {"must": must, "should": should, "filter": flt}},
+        "query": article_query(text, filters),
         "_source": ["title", "source", "published_at", "url", "origin", "cluster_id"],
         "highlight": {
             "pre_tags": [HIGHLIGHT_TAGS[0]], "post_tags": [HIGHLIGHT_TAGS[1]],
