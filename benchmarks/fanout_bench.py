@@ -42,6 +42,7 @@ def cores() -> int:
 def run(folder: Path, mode: str, env: dict[str, str]) -> dict[str, float]:
     prefix = f"bench-fan-{uuid.uuid4().hex[:8]}"
     full = {**os.environ, **env, "CEASEFIRE_INDEX_PREFIX": prefix,
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", INGEST, str(folder), mode],
                           cwd=ROOT, env=full, capture_output=True, text=True, check=False)

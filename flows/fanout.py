@@ -100,15 +100,30 @@ def run_shard(shard: Shard, run_id: str, batch_size: int, window: DateWindow | N
     return ingest_shard(shard, run_id, batch_size, window)
 
 
+def prefect_api_url() -> str | None:
+    """The Prefect API this process talks to: PREFECT_API_URL, else the temporary server the
+    CLI started for the run (None before one is started)."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return str(PREFECT_API_URL.value())
+    server = SubprocessASGIServer()  # the process's temporary server, if it started one
+    return server.api_url if server.server_process is not None else None
+
+
 def dask_runner(settings: Settings) -> Any:
-    """The task runner for the run: the configured scheduler, else a LocalCluster."""
+    """The task runner for the run: the configured scheduler, else a LocalCluster whose
+    workers report to this run's Prefect API (without it, each worker process would start a
+    temporary Prefect server of its own)."""
     from prefect_dask import DaskTaskRunner
 
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
+    api = prefect_api_url()
     return DaskTaskRunner(cluster_class="distributed.LocalCluster", cluster_kwargs={
         "n_workers": settings.dask_workers, "threads_per_worker": 1, "processes": True,
-        "dashboard_address": None})
+        "dashboard_address": None, "env": {"PREFECT_API_URL": api} if api else {}})
 
 
 def fan_out(run: IngestRun, shards: Iterable[Shard | Skip], window: DateWindow | None = None) -> None:
