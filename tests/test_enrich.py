@@ -61,7 +61,7 @@ def test_missing_model_says_how_to_install():
 
 
 def test_only_the_components_ner_needs_run():
-    assert default_enricher().nlp.pipe_names == ["tok2vec", "ner"]
+    assert default_enricher().nlp.pipe_names == ["ner"]  # its own embedding: see test_ner_pipes
 
 
 def test_enrichment_is_indexed_by_the_flow(prefect_api, settings, es):
