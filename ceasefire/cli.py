@@ -18,7 +18,12 @@ from rich.table import Table
 from rich.text import Text
 
 from ceasefire import local_es
+from ceasefire.deadletters import add_commands as add_deadletter_commands
+from ceasefire.facets import FacetList, list_facets
+from ceasefire.query import DATE_FIELDS
 from ceasefire.search import HIGHLIGHT_TAGS, Filters, SearchResult, search
+from ceasefire.timeline import Timeline, parse_interval, parse_split, timeline
+from ceasefire.timeline import write_csv as write_timeline_csv
 from tasks import progress
 from tasks.settings import ConfigError, Settings
 from tasks.sources import SourcesError, load_sources
@@ -105,6 +110,7 @@ def _run_ingest(paths: list[str], batch_size: int, dask: bool = False):
 # Exit codes: 0 every input indexed or skipped with a reason; 1 some dead-lettered; 2 a
 # configuration problem (settings, unreachable cluster, missing input); 3 the run failed.
 EXIT_OK, EXIT_DEAD_LETTERED, EXIT_CONFIG, EXIT_FAILED = 0, 1, 2, 3
+EXIT_INCOMPLETE = 1  # export: the file does not hold every matching article
 
 
 def _exit_code(report) -> int:
@@ -213,7 +219,12 @@ def _highlighted(snippet: str) -> Text:
 
 
 def print_results(result: SearchResult, query: str) -> None:
-    """Ranked hits with snippets, then facet counts."""
+    """Ranked hits with snippets, then facet counts; first what the filters were taken to
+    mean and which of their values match nothing."""
+    for alias in result.aliases:
+        console.print(Text(f"{alias.filter} {alias.value!r} = {alias.canonical}", style="dim"))
+    for hint in result.hints:
+        console.print(Text(hint.message, style="yellow"))
     console.print(f"[bold]{result.total}[/] articles ({result.stories} distinct stories) for "
                   f"[bold]{query!r}[/] ({result.took_ms} ms)")
     for rank, hit in enumerate(result.hits, 1):
@@ -231,11 +242,39 @@ def print_results(result: SearchResult, query: str) -> None:
             console.print(f"[bold]{name}[/]: " + ", ".join(f"{k} ({n})" for k, n in buckets))
 
 
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filter flags shared by search, export and timeline (read back by `filters_from`)."""
+    parser.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    parser.add_argument("--language", action="append", help="only this language code (repeatable)")
+    parser.add_argument("--conflict", action="append", help="only this conflict, e.g. russia-ukraine")
+    parser.add_argument("--topic", action="append", help="only this topic, e.g. prisoner-exchange")
+    parser.add_argument("--person", action="append",
+                        help="only articles naming this person (any alias: Zelensky)")
+    parser.add_argument("--place", action="append",
+                        help="only articles naming this place (any alias; a country also "
+                             "matches places in it: Ukraine, UA)")
+    parser.add_argument("--organization", action="append",
+                        help="only articles naming this organization or armed group (any alias)")
+    parser.add_argument("--min-relevance", type=float, metavar="X",
+                        help="only articles about a ceasefire at least this much (0..1)")
+    parser.add_argument("--from", dest="date_from",
+                        help="published on or after (YYYY-MM-DD, YYYY-MM, YYYY or ISO time)")
+    parser.add_argument("--to", dest="date_to",
+                        help="published on or before (a day, month or year: all of it)")
+
+
+def filters_from(args: argparse.Namespace) -> Filters:
+    """The `Filters` the flags of `add_filter_arguments` ask for (FilterError, exit 2, for
+    a bad date, an inverted range or a relevance outside 0..1)."""
+    return Filters(source=args.source or [], language=args.language or [],
+                   conflict=args.conflict or [], topic=args.topic or [],
+                   person=args.person or [], place=args.place or [],
+                   organization=args.organization or [], min_relevance=args.min_relevance,
+                   published_from=args.date_from, published_to=args.date_to)
+
+
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    filters = Filters(source=args.source or [], language=args.language or [],
-                      conflict=args.conflict or [], topic=args.topic or [],
-                      person=args.person or [],
-                      published_from=args.date_from, published_to=args.date_to)
+    filters = filters_from(args)
     result = search(open_cluster(settings), settings.read_alias, args.query, filters, args.size,
                     collapse=args.collapse)
     if args.json:
@@ -243,6 +282,144 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print_results(result, args.query)
     return 0
+
+
+def print_facets(facets: FacetList) -> None:
+    """The taxonomy's topics and conflicts with their counts, then the top values per facet."""
+    console.print(f"[bold]{facets.total}[/] articles; taxonomy {facets.taxonomy_version}")
+    for title, values in (("topics (--topic)", facets.topics),
+                          ("conflicts (--conflict)", facets.conflicts)):
+        table = Table(title=title, title_justify="left")
+        for column in ("name", "label", "articles"):
+            table.add_column(column, justify="right" if column == "articles" else "left")
+        for v in values:
+            table.add_row(v.name, v.label, str(v.count))
+        console.print(table)
+    for name, buckets in facets.top.items():
+        flag = FACET_FLAGS.get(name)
+        label = f"{name} ({flag})" if flag else name
+        console.print(f"[bold]{label}[/]: " + (", ".join(f"{k} ({n})" for k, n in buckets)
+                                               or "none indexed"))
+
+
+FACET_FLAGS = {"source": "--source", "language": "--language", "persons": "--person",
+               "places": "--place", "countries": "--place", "organizations": "--organization",
+               "groups": "--organization"}
+
+
+def _cmd_facets(args: argparse.Namespace, settings: Settings) -> int:
+    facets = list_facets(open_cluster(settings), settings.read_alias, args.size)
+    if args.json:
+        print(json.dumps(facets.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_facets(facets)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from ceasefire.export import ExportError, default_fields, export, format_for, parse_fields
+    from ceasefire.mapping import COVERAGE_DATE, has_field
+
+    es = open_cluster(settings)
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=err, disable=not err.is_terminal)
+    try:
+        fmt = format_for(args.output, args.format)
+        fields = parse_fields(args.fields) if args.fields else default_fields(
+            has_field(es, settings.read_alias, COVERAGE_DATE), args.collapse)
+        with bars:
+            bar = bars.add_task("exporting articles", total=None)
+            result = export(es, settings.read_alias, args.query, filters_from(args), args.output,
+                            fmt, fields, collapse=args.collapse, page_size=args.page_size,
+                            progress=lambda done, total: bars.update(bar, completed=done, total=total))
+    except ExportError as exc:
+        err.print(Text("error: ", style="red") + Text(str(exc)))
+        return EXIT_CONFIG
+    if result.complete:
+        console.print(Text(result.summary()))
+        return EXIT_OK
+    err.print(Text("error: ", style="red") + Text(result.summary()))
+    return EXIT_INCOMPLETE
+
+
+def _percent(share: float | None) -> str:
+    return "-" if share is None else f"{share:.2%}"
+
+
+def print_timeline(tl: Timeline, query: str) -> None:
+    """The timeline as a table (counts per series; shares in --csv and --json), then the notes."""
+    table = Table(title=f"{query or 'all articles'!r}: articles per {tl.interval}"
+                        + (f" by {tl.split}" if tl.split else ""))
+    table.add_column("week of" if tl.interval == "week" else tl.interval)
+    for name in ("articles", "all indexed", "share", *(s.name for s in tl.series)):
+        table.add_column(name, justify="right")
+    for i, label in enumerate(tl.intervals):
+        table.add_row(label, f"{tl.counts[i]:,}", f"{tl.indexed[i]:,}",
+                      _percent(tl.share(tl.counts[i], i)), *(f"{s.counts[i]:,}" for s in tl.series))
+    console.print(table)
+    for note in tl.notes():
+        console.print(Text(note, style="dim"))
+
+
+def _cmd_timeline(args: argparse.Namespace, settings: Settings) -> int:
+    tl = timeline(open_cluster(settings), settings.read_alias, args.query, filters_from(args),
+                  args.interval, args.split, top=args.top, date_field=args.date_field)
+    written = []
+    if args.csv:
+        write_timeline_csv(tl, args.csv)
+        written.append(f"CSV: {args.csv}")
+    if args.chart:
+        from ceasefire.timeline_chart import plot_timeline  # matplotlib: only when drawing
+
+        plot_timeline(tl, args.chart, f"{args.query or 'all articles'!r}: articles per {tl.interval}"
+                      + (f" by {tl.split}" if tl.split else ""))
+        written.append(f"chart: {args.chart}")
+    if args.json:
+        print(json.dumps(tl.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print_timeline(tl, args.query)
+    for line in written:
+        (err if args.json else console).print(Text(f"wrote {line}"))
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    from ceasefire.report import INDEX, build_report  # matplotlib: only when drawing
+
+    data = build_report(open_cluster(settings), settings.read_alias, args.query, filters_from(args),
+                        args.output, interval=args.interval, top=args.top,
+                        headlines=args.headlines)
+    console.print(Text(f"{data.total:,} matching articles; wrote {args.output / INDEX} and "
+                       f"{len(data.charts)} charts"))
+    return EXIT_OK
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # with FastAPI: only when serving
+
+    from ceasefire.api import create_app, is_loopback
+
+    if not is_loopback(args.host) and settings.api_key is None and not args.insecure_public:
+        err.print(Text("error: ", style="red") + Text(
+            f"--host {args.host} is reachable from other machines, and no API key is set: set "
+            "CEASEFIRE_API_KEY (clients send it as X-API-Key), or pass --insecure-public to "
+            "serve the index to anyone who can reach this port"))
+        return EXIT_CONFIG
+    where = f"[{args.host}]" if ":" in args.host else args.host
+    console.print(f"serving {settings.read_alias} read-only at http://{where}:{args.port} "
+                  f"(docs: /docs; API key {'required' if settings.api_key else 'not required'})")
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return EXIT_OK
+
+
+def _parsed(parse: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse `type` from a parser raising ValueError: its message becomes the usage error."""
+    def convert(text: str) -> T:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return convert
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -325,17 +502,75 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("search", help="full-text search with highlights and facets")
     s.add_argument("query")
     s.add_argument("--size", type=int, default=10)
-    s.add_argument("--source", action="append", help="only this outlet (repeatable)")
-    s.add_argument("--language", action="append", help="only this language code (repeatable)")
-    s.add_argument("--conflict", action="append", help="only this conflict, e.g. russia-ukraine")
-    s.add_argument("--topic", action="append", help="only this topic, e.g. prisoner-exchange")
-    s.add_argument("--person", action="append", help="only articles naming this person")
-    s.add_argument("--from", dest="date_from", help="published on or after (ISO date)")
-    s.add_argument("--to", dest="date_to", help="published on or before (ISO date)")
+    add_filter_arguments(s)
     s.add_argument("--collapse", action="store_true",
                    help="one hit per story: near-duplicate copies folded under the earliest")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_cmd_search)
+
+    fc = sub.add_parser("facets", help="valid topics and conflicts, and the top values of every "
+                                       "facet, with article counts")
+    fc.add_argument("--size", type=int, default=20, help="top values per facet (default 20)")
+    fc.add_argument("--json", action="store_true", help="machine-readable output")
+    fc.set_defaults(func=_cmd_facets)
+
+    ex = sub.add_parser("export", help="every matching article to CSV, JSON Lines or Parquet")
+    ex.add_argument("query", nargs="?", default="", help="search text (default: every article)")
+    add_filter_arguments(ex)
+    ex.add_argument("-o", "--output", type=Path, required=True, metavar="FILE")
+    ex.add_argument("--format", choices=["csv", "jsonl", "parquet"],
+                    help="default: from the file's extension")
+    ex.add_argument("--fields", metavar="A,B,C", help="columns, comma-separated (default: id, url, "
+                    "title, source, published_at, coverage_date, language, conflicts, topics, "
+                    "persons, relevance, cluster_id, duplicate_of; with --collapse also copies)")
+    ex.add_argument("--collapse", action="store_true",
+                    help="one row per story: a near-duplicate cluster's earliest matching copy, "
+                         "with its matching copies counted in 'copies'")
+    ex.add_argument("--page-size", type=int, default=1000, metavar="N",
+                    help="articles per request (default 1000)")
+    ex.set_defaults(func=_cmd_export)
+
+    tl = sub.add_parser("timeline", help="matching articles per day, week or month, with their "
+                                         "share of all indexed articles")
+    tl.add_argument("query", nargs="?", default="", help="search text (default: every article)")
+    add_filter_arguments(tl)
+    tl.add_argument("--interval", type=_parsed(parse_interval), default="week",
+                    help="day, week (from Monday) or month; default week")
+    tl.add_argument("--split", type=_parsed(parse_split),
+                    help="one series per conflict, source, topic or language")
+    tl.add_argument("--top", type=int, default=5, help="series for the top N split values "
+                                                       "(the rest: 'other'); default 5")
+    tl.add_argument("--date-field", choices=DATE_FIELDS,
+                    help="the date to count by (default: coverage_date if the index has it, "
+                         "else published_at)")
+    tl.add_argument("--csv", type=Path, metavar="FILE", help="also write tidy CSV here")
+    tl.add_argument("--chart", type=Path, metavar="FILE.png", help="also draw a PNG chart here")
+    tl.add_argument("--json", action="store_true", help="machine-readable output")
+    tl.set_defaults(func=_cmd_timeline)
+
+    rp = sub.add_parser("report", help="an HTML page with charts and sample headlines, readable "
+                                       "offline")
+    rp.add_argument("query", nargs="?", default="", help="search text (default: every article)")
+    add_filter_arguments(rp)
+    rp.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                    help="folder for index.html and the PNG charts")
+    rp.add_argument("--interval", type=_parsed(parse_interval), default="week",
+                    help="the volume chart's interval: day, week or month; default week")
+    rp.add_argument("--top", type=int, default=10, help="bars per chart; default 10")
+    rp.add_argument("--headlines", type=int, default=20, help="sample headlines; default 20")
+    rp.set_defaults(func=_cmd_report)
+
+    sv = sub.add_parser("serve", help="a read-only HTTP API for scripts: /search, /timeline, "
+                                      "/export, /facets (OpenAPI docs at /docs)")
+    sv.add_argument("--host", default="127.0.0.1",
+                    help="address to listen on (default 127.0.0.1: this machine only; any other "
+                         "needs CEASEFIRE_API_KEY or --insecure-public)")
+    sv.add_argument("--port", type=int, default=8000, help="default 8000")
+    sv.add_argument("--insecure-public", action="store_true",
+                    help="allow a non-loopback --host without an API key")
+    sv.set_defaults(func=_cmd_serve)
+
+    add_deadletter_commands(sub)
 
     demo = sub.add_parser("demo", help="start ES, set up, ingest the sample articles, search")
     demo.add_argument("--path", type=Path, default=EXAMPLES)
@@ -347,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     # The temporary Prefect server inherits this: no telemetry calls from offline machines.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect gives its temporary server 20 s to answer; a busy 2-core machine needs longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -8,7 +8,9 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from ceasefire.query import Filters, article_query
+from ceasefire.facets import filter_hints
+from ceasefire.hints import Hint
+from ceasefire.query import Filters, Resolved, article_query, resolve_all
 
 HIGHLIGHT_TAGS = ("[[", "]]")
 FACETS = {"source": "source", "language": "language", "conflicts": "conflicts", "topics": "topics",
@@ -37,6 +39,8 @@ class SearchResult:
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     took_ms: int
+    hints: list[Hint] = field(default_factory=list)  # filter values no article has
+    aliases: list[Resolved] = field(default_factory=list)  # values the alias table renamed
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,6 +48,9 @@ class SearchResult:
             "hits": [asdict(h) for h in self.hits],
             "facets": {k: [{"key": key, "count": n} for key, n in v]
                        for k, v in self.facets.items()},
+            "aliases": [{"filter": r.filter, "value": r.value, "canonical": r.canonical}
+                        for r in self.aliases],
+            "hints": [h.to_dict() for h in self.hints],
         }
 
 
@@ -108,6 +115,14 @@ def parse_response(resp: dict[str, Any]) -> SearchResult:
 
 
 def search(es: Elasticsearch, index: str, text: str, filters: Filters | None = None,
-           size: int = 10, collapse: bool = False) -> SearchResult:
-    """Run a search against `index` (normally the read alias)."""
-    return parse_response(es.search(index=index, **build_query(text, filters, size, collapse)).body)
+           size: int = 10, collapse: bool = False, hints: bool = True) -> SearchResult:
+    """Run a search against `index` (normally the read alias). With `hints`, filter values
+    that match no article at all get the closest known values (one more request when there
+    are filter values, two when one of them matches nothing)."""
+    result = parse_response(es.search(index=index, **build_query(text, filters, size, collapse)).body)
+    if filters is not None:
+        result.aliases = [r for r in resolve_all(filters)
+                          if r.canonical and r.canonical != r.value]
+        if hints:
+            result.hints = filter_hints(es, index, filters)
+    return result

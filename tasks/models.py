@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 PIPELINE_VERSION = "0.1.0"
@@ -100,6 +100,22 @@ class Article:
                 values[name] = datetime.fromisoformat(values[name])
         values["entities"] = Entities(**values.get("entities", {}))
         return cls(id=doc_id, **values)
+
+
+def _instant(value: str) -> datetime:
+    """An ISO time as an aware datetime (naive = UTC), for comparing times with offsets."""
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def coverage_date(published_at: str | None, seen: Iterable[str | None]) -> str | None:
+    """The time an article counts under in time charts: its publication date, else the
+    earliest time we saw it (fetched, first ingested, an earlier first-seen date), so an
+    undated article still has a place on the time axis instead of vanishing from it."""
+    if published_at:
+        return published_at
+    times = [t for t in seen if t]
+    return min(times, key=_instant) if times else None
 
 
 @dataclass(frozen=True, slots=True)

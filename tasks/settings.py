@@ -171,7 +171,7 @@ class FetchSettings(_Base):
 
 def _available_cores() -> int:
     """The CPUs this process may run on (its affinity: taskset, a container's cpuset), else
-    all the machine's: the default number of spaCy processes."""
+    all the machine's: the default for spaCy processes and Dask workers."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # no sched_getaffinity (macOS, Windows)
@@ -213,6 +213,8 @@ class Settings(_Base):
     dask_address: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_DASK_ADDRESS"))
     dask_workers: int = Field(default_factory=_available_cores, ge=1, le=1024,
                               validation_alias=AliasChoices("CEASEFIRE_DASK_WORKERS"))
+    # `ceasefire serve`: the key every HTTP API request must carry in `X-API-Key` (unset: none).
+    api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_API_KEY"))
     # Fetching politeness and safety (CEASEFIRE_FETCH_*).
     fetch: FetchSettings = Field(default_factory=FetchSettings)
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 CORPUS = Path(__file__).resolve().parent.parent / "benchmarks" / "dedup_corpus" / "stories.jsonl"
 
@@ -140,3 +141,16 @@ def pair_scores(truth: set[tuple[str, str]], predicted: set[tuple[str, str]]) ->
     precision = hit / len(predicted) if predicted else 1.0
     recall = hit / len(truth) if truth else 1.0
     return precision, recall
+
+
+def prepared_articles(corpus: list[LabelledArticle]) -> list[Any]:
+    """Fresh prepared Articles for a labelled corpus (clustering mutates them, so every run
+    gets its own)."""
+    from tasks.models import Article
+    from tasks.prepare import prepare_articles
+
+    ready, skips = prepare_articles([
+        Article(title=c.title, body=c.body, url=c.url, source=c.source,
+                published_at=c.published_at, origin=c.url) for c in corpus])
+    assert not skips, skips
+    return ready

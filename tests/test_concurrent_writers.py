@@ -13,19 +13,21 @@ import pytest
 
 from tasks.dedupe.clusters import dedupe_batch
 from tasks.models import Article
-from tasks.prepare import prepare_articles
 from tasks.store.client import connect
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
-from testkit.syndication import build_corpus, load_stories, pair_scores, predicted_pairs, true_pairs
+from testkit.syndication import (
+    build_corpus,
+    load_stories,
+    pair_scores,
+    predicted_pairs,
+    prepared_articles,
+    true_pairs,
+)
 
 
 def _articles(corpus) -> list[Article]:
-    articles, skips = prepare_articles([
-        Article(title=c.title, body=c.body, url=c.url, source=c.source,
-                published_at=c.published_at, origin=c.url) for c in corpus])
-    assert not skips
-    return articles
+    return prepared_articles(corpus)
 
 
 def _write(settings, es, batch: list[Article], pause: float = 0.0):

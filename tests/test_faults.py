@@ -24,7 +24,6 @@ from elasticsearch import ConnectionError as EsConnectionError
 from tasks.dedupe.clusters import _member_from_hit, dedupe_batch, heal_plan
 from tasks.dedupe.near_dup import Member, rank_key
 from tasks.models import Article
-from tasks.prepare import prepare_articles
 from tasks.report import RunReport
 from tasks.settings import Settings
 from tasks.store.bulk import (
@@ -48,7 +47,7 @@ from tasks.store.retrying import (
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
 from testkit.fault_proxy import FaultProxy, parse_bulk
-from testkit.syndication import LabelledArticle, build_corpus, load_stories
+from testkit.syndication import LabelledArticle, build_corpus, load_stories, prepared_articles
 
 STORIES = load_stories()
 T0 = datetime(2025, 10, 13, 8, 0, tzinfo=UTC)
@@ -68,12 +67,7 @@ CORPUS = _corpus()
 
 
 def _articles(corpus: list[LabelledArticle] = CORPUS) -> list[Article]:
-    """Fresh prepared articles (clustering mutates them, so every run gets its own)."""
-    ready, skips = prepare_articles([
-        Article(title=c.title, body=c.body, url=c.url, source=c.source,
-                published_at=c.published_at, origin=c.url) for c in corpus])
-    assert not skips
-    return ready
+    return prepared_articles(corpus)
 
 
 def _ids_of(corpus: list[LabelledArticle]) -> dict[str, str]:

@@ -65,7 +65,7 @@ def test_every_record_field_is_in_the_strict_mapping():
     doc = _full_article().to_document()
     fields = {k for k, v in doc.items() if not isinstance(v, dict)}
     fields |= {f"entities.{k}" for k in doc["entities"]}
-    fields |= {"doc_hash", "ingested_at", "updated_at"}  # added by the index step
+    fields |= {"doc_hash", "ingested_at", "updated_at", "coverage_date"}  # added by the index step
     assert fields <= mapped, fields - mapped
 
 
@@ -90,6 +90,7 @@ def test_stemmed_overlay_adds_english_subfields_only():
 def test_document_hash_ignores_volatile_fields():
     doc = _full_article().to_document()
     assert document_hash(doc) == document_hash({**doc, "ingested_at": "2030-01-01T00:00:00Z"})
+    assert document_hash(doc) == document_hash({**doc, "coverage_date": "2030-01-01T00:00:00Z"})
     assert document_hash(doc) != document_hash({**doc, "title": "changed"})
     assert doc["published_at"] == "2025-01-01T00:00:00+00:00"
     assert doc["word_count"] == 1

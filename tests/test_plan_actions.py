@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tasks.models import Article
-from tasks.store.bulk import Existing, document_hash, plan_actions
+from tasks.store.bulk import Existing, document_hash, first_seen, plan_actions
 
 INDEX = "cftest-articles-write"
 NOW = datetime(2025, 10, 13, 12, 30, tzinfo=UTC)
@@ -46,7 +46,8 @@ def test_new_id_is_created_with_first_ingest_time():
     actions, unchanged = plan_actions([a], {}, INDEX, NOW)
     assert unchanged == 0
     assert actions == [{"_op_type": "create", "_index": INDEX, "_id": "a1",
-                        "_source": {**content(a), "ingested_at": STAMP}}]
+                        "_source": {**content(a), "ingested_at": STAMP,
+                                    "coverage_date": content(a)["published_at"]}}]
     assert "id" not in actions[0]["_source"] and "updated_at" not in actions[0]["_source"]
 
 
@@ -68,7 +69,8 @@ def test_changed_content_is_indexed_guarded_by_the_version_read():
     assert unchanged == 0
     assert actions == [{"_op_type": "index", "_index": INDEX, "_id": "a1",
                         "if_seq_no": 41, "if_primary_term": 3,
-                        "_source": {**content(new), "ingested_at": FIRST_SEEN, "updated_at": STAMP}}]
+                        "_source": {**content(new), "ingested_at": FIRST_SEEN, "updated_at": STAMP,
+                                    "coverage_date": content(new)["published_at"]}}]
     assert actions[0]["_source"]["doc_hash"] != stored(old).doc_hash
 
 
@@ -86,7 +88,8 @@ def test_document_without_a_stored_hash_is_rewritten():
     actions, unchanged = plan_actions([a], {"a1": Existing(None, FIRST_SEEN, 5, 1)}, INDEX, NOW)
     assert unchanged == 0
     assert [(x["_op_type"], x["if_seq_no"], x["if_primary_term"]) for x in actions] == [("index", 5, 1)]
-    assert actions[0]["_source"] == {**content(a), "ingested_at": FIRST_SEEN, "updated_at": STAMP}
+    assert actions[0]["_source"] == {**content(a), "ingested_at": FIRST_SEEN, "updated_at": STAMP,
+                                     "coverage_date": content(a)["published_at"]}
 
 
 def test_written_document_plans_as_unchanged_next_time():
@@ -97,6 +100,30 @@ def test_written_document_plans_as_unchanged_next_time():
     assert written["doc_hash"] == document_hash(written)
     again = Existing(written["doc_hash"], written["ingested_at"], 0, 1)
     assert plan_actions([a], {"a1": again}, INDEX, NOW + timedelta(days=1)) == ([], 1)
+
+
+def test_coverage_date_is_the_published_date_else_the_first_seen_one():
+    dated, fetched, unfetched = (article("d1"), article("u1", published_at=None),
+                                 article("u2", published_at=None, fetched_at=None))
+    actions, _ = plan_actions([dated, fetched, unfetched], {}, INDEX, NOW)
+    assert [x["_source"]["coverage_date"] for x in actions] == [
+        "2025-10-12T09:00:00+00:00", "2025-10-13T12:00:00+00:00", STAMP]
+
+
+def test_an_undated_article_keeps_its_place_in_time():
+    """Re-ingesting the same undated article (fetched again later) changes nothing, and a
+    changed version keeps the first-seen date, so time charts never move it."""
+    a = article("u1", published_at=None)
+    (created,), _ = plan_actions([a], {}, INDEX, NOW)
+    written = created["_source"]
+    again = Existing(written["doc_hash"], written["ingested_at"], 0, 1, first_seen(written))
+    refetched = replace(a, fetched_at=a.fetched_at + timedelta(days=3))
+    assert plan_actions([refetched], {"u1": again}, INDEX, NOW + timedelta(days=3)) == ([], 1)
+    edited = replace(refetched, body=a.body + " Talks resume on Monday.")
+    (updated,), _ = plan_actions([edited], {"u1": again}, INDEX, NOW + timedelta(days=3))
+    assert updated["_source"]["coverage_date"] == written["coverage_date"] == \
+        a.fetched_at.isoformat()
+    assert updated["_source"]["fetched_at"] > written["coverage_date"]
 
 
 def test_mixed_batch_keeps_input_order_and_skips_unchanged():
@@ -141,7 +168,8 @@ def batches(draw):
         elif state == "changed":
             existing[a.id] = stored(replace(a, title=a.title + " (updated)"), seq_no=i)
         elif state == "unhashed":
-            existing[a.id] = Existing(None, None, i, 1)
+            existing[a.id] = Existing(None, None, i, 1, draw(st.none() | st.datetimes(
+                timezones=st.just(UTC)).map(datetime.isoformat)))
     return articles, existing, states
 
 
@@ -163,6 +191,14 @@ def test_every_article_yields_exactly_one_outcome(batch):
         else:
             assert (x["if_seq_no"], x["if_primary_term"]) == (old.seq_no, old.primary_term)
             assert x["_source"]["updated_at"] == STAMP
+        src = x["_source"]
+        if src.get("published_at"):
+            assert src["coverage_date"] == src["published_at"]
+        else:  # never later than any time it was seen
+            seen = [t for t in (src.get("fetched_at"), src["ingested_at"],
+                                old and old.first_seen) if t]
+            assert all(datetime.fromisoformat(src["coverage_date"]) <= datetime.fromisoformat(t)
+                       for t in seen)
 
 
 @settings(max_examples=50, deadline=None, database=None)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 from flows.reindex import reindex_flow
 from tasks.models import Article
 from tasks.prepare import prepare_articles
-from tasks.store.bulk import index_articles
+from tasks.rebuild import rebuild_hits
+from tasks.store.bulk import document_hash, index_articles
 from tasks.store.reindex import reindex, rollback
 from tasks.store.setup import setup_indices
 from testkit.syndication import build_corpus
@@ -105,5 +107,62 @@ def test_rebuild_runs_stored_documents_through_the_current_pipeline(prefect_api,
     assert rebuilt.source_count == rebuilt.target_count == 2 and set(after) == set(fresh)
     for doc_id, doc in fresh.items():
         for field in ("body", "content_hash", "near_dup_bands", "entities", "topics", "conflicts",
-                      "language", "enrichment_version", "cluster_id", "relevance"):
+                      "language", "enrichment_version", "cluster_id", "relevance",
+                      "ingested_at", "coverage_date"):
             assert after[doc_id].get(field) == doc.get(field), field
+        assert after[doc_id]["doc_hash"] == document_hash(after[doc_id])
+    assert sum("published_at" not in d for d in after.values()) == 1  # LBC: by first seen
+    again = ingest_files(paths=[str(EXAMPLES)])  # the rebuilt documents are what an ingest makes
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_reindex_fills_the_coverage_date_of_older_documents(ready_es, settings):
+    """Documents indexed before `coverage_date` existed get it from a plain reindex (the
+    published date, else the earliest time they were seen), and a re-ingest of the same
+    articles afterwards still changes nothing."""
+    es = ready_es
+    articles = _articles(6, seed=4)
+    for a in articles[:2]:
+        a.published_at = None
+    articles[0].fetched_at = datetime(2025, 3, 1, 12, tzinfo=UTC)
+    index_articles(es, settings.write_alias, articles)
+    es.indices.refresh(index=settings.read_alias)
+    stored = {h["_id"]: h["_source"] for h in es.search(index=settings.read_alias, size=20)["hits"]["hits"]}
+    for doc_id, src in stored.items():  # as an older version wrote them
+        legacy = {k: v for k, v in src.items() if k != "coverage_date"}
+        es.index(index=settings.write_alias, id=doc_id, document=legacy)
+    es.indices.refresh(index=settings.read_alias)
+    assert es.count(index=settings.read_alias, query={"exists": {"field": "coverage_date"}})["count"] == 0
+
+    reindex(es, settings)
+    es.indices.refresh(index=settings.read_alias)
+    after = {h["_id"]: h["_source"] for h in es.search(index=settings.read_alias, size=20)["hits"]["hits"]}
+    for a in articles:
+        src = after[a.id]
+        expected = src.get("published_at") or min(
+            (t for t in (src.get("fetched_at"), src["ingested_at"]) if t),
+            key=datetime.fromisoformat)
+        assert src["coverage_date"] == expected, a.id
+    assert after[articles[0].id]["coverage_date"] == "2025-03-01T12:00:00+00:00"
+    again = index_articles(es, settings.write_alias, articles)
+    assert (again.unchanged, again.updated, again.created) == (6, 0, 0)
+
+
+def test_rebuild_keeps_write_times_and_the_first_seen_date():
+    """A rebuilt document keeps when it was first written, gets the hash of what it now holds
+    (a later ingest of the same article finds it unchanged), and an undated one keeps the
+    earliest coverage date it had."""
+    article = Article(title="Truce holds", body="The ceasefire held overnight in the east.",
+                      url="https://news.example/r1", fetched_at=datetime(2025, 10, 2, tzinfo=UTC))
+    stored = {**article.to_document(), "ingested_at": "2025-10-02T01:00:00+00:00",
+              "updated_at": "2025-10-05T00:00:00+00:00", "doc_hash": "stale",
+              "coverage_date": "2025-10-01T00:00:00+00:00"}
+    (hit,) = rebuild_hits([{"_id": "r1", "_source": stored}], enrich=lambda batch: batch)
+    rebuilt = hit["_source"]
+    assert rebuilt["ingested_at"] == stored["ingested_at"]
+    assert rebuilt["updated_at"] == stored["updated_at"]
+    assert rebuilt["doc_hash"] == document_hash(rebuilt) != "stale"
+    assert rebuilt["coverage_date"] == "2025-10-01T00:00:00+00:00"
+    dated = {**stored, "published_at": "2025-09-30T08:00:00+02:00"}
+    (hit,) = rebuild_hits([{"_id": "r1", "_source": dated}], enrich=lambda batch: batch)
+    assert hit["_source"]["coverage_date"] == "2025-09-30T08:00:00+02:00"

@@ -65,6 +65,8 @@ class Taxonomy:
     topics: list[str]
     conflicts: list[str]
     conflict_evidence: dict[str, set[str]]  # canonical actor/place names pointing to a conflict
+    topic_labels: dict[str, str] = field(default_factory=dict)  # name -> label, for people
+    conflict_labels: dict[str, str] = field(default_factory=dict)
 
 
 def _add_all(index: PhraseIndex, by_language: Mapping[Language, list[str]], label: str) -> None:
@@ -88,6 +90,8 @@ def load_taxonomy(path: Path = DATA_DIR / "taxonomy.yaml") -> Taxonomy:
         version=data.version, phrases=index,
         topics=list(data.topics), conflicts=list(data.conflicts),
         conflict_evidence={name: {*c.places, *c.actors} for name, c in data.conflicts.items()},
+        topic_labels={name: t.label for name, t in data.topics.items()},
+        conflict_labels={name: c.label for name, c in data.conflicts.items()},
     )
 
 

@@ -31,13 +31,14 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from tasks.models import Article
+from tasks.models import Article, coverage_date
 from tasks.store.retrying import ItemResult, Retry, TransientError, bulk_items, call
 
 LOGGER = logging.getLogger(__name__)
 
 # Fields that record when we saw a document, not what it says: they never make it "changed".
-VOLATILE_FIELDS = ("ingested_at", "updated_at", "fetched_at", "doc_hash")
+# `coverage_date` is derived: `published_at` (hashed itself) or a first-seen time (volatile).
+VOLATILE_FIELDS = ("ingested_at", "updated_at", "fetched_at", "coverage_date", "doc_hash")
 Ledger = dict[str, str]  # article id -> "created" | "updated": what this batch's writes did
 
 
@@ -83,6 +84,15 @@ class Existing:
     ingested_at: str | None
     seq_no: int
     primary_term: int
+    first_seen: str | None = None  # earliest time the stored document says we saw it
+
+
+def first_seen(source: dict[str, Any]) -> str | None:
+    """When a stored document was first seen: its fetch or first ingest, or the coverage
+    date it already has when that was a first-seen date (it was undated), so an undated
+    article keeps its place in time charts however often it is rewritten."""
+    earlier = None if source.get("published_at") else source.get("coverage_date")
+    return coverage_date(None, (source.get("fetched_at"), source.get("ingested_at"), earlier))
 
 
 def document_hash(doc: dict[str, Any]) -> str:
@@ -103,27 +113,40 @@ def plan_actions(articles: list[Article], existing: dict[str, Existing], index: 
         old = existing.get(article.id)
         if old is None:
             doc["ingested_at"] = stamp
+            set_coverage_date(doc)
             actions.append({"_op_type": "create", "_index": index, "_id": article.id, "_source": doc})
         elif old.doc_hash == doc["doc_hash"]:
             unchanged += 1
         else:
             doc["ingested_at"] = old.ingested_at or stamp
             doc["updated_at"] = stamp
+            set_coverage_date(doc, old.first_seen)
             actions.append({"_op_type": "index", "_index": index, "_id": article.id,
                             "if_seq_no": old.seq_no, "if_primary_term": old.primary_term,
                             "_source": doc})
     return actions, unchanged
 
 
+def set_coverage_date(doc: dict[str, Any], seen_before: str | None = None) -> dict[str, Any]:
+    """`doc` with its `coverage_date` (outside its hash: see VOLATILE_FIELDS): the
+    publication date, else the earliest time it (or an earlier version, `seen_before`) was
+    seen."""
+    date = coverage_date(doc.get("published_at"), (first_seen(doc), seen_before))
+    if date:
+        doc["coverage_date"] = date
+    return doc
+
+
 def fetch_existing(es: Elasticsearch, index: str, ids: list[str],
                    retry: Retry | None = None) -> dict[str, Existing]:
-    """Hash, first-ingest time and version of the given ids where the index has them
-    (429/5xx, transport failures and per-document errors retried)."""
+    """Hash, first-ingest and first-seen times and version of the given ids where the index
+    has them (429/5xx, transport failures and per-document errors retried)."""
     if not ids:
         return {}
 
     def read() -> dict[str, Existing]:
-        resp = es.mget(index=index, ids=ids, source_includes=["doc_hash", "ingested_at"])
+        resp = es.mget(index=index, ids=ids, source_includes=[
+            "doc_hash", "ingested_at", "published_at", "fetched_at", "coverage_date"])
         found = {}
         for doc in resp["docs"]:
             if "error" in doc:  # e.g. a shard not available: we cannot tell new from existing
@@ -131,7 +154,8 @@ def fetch_existing(es: Elasticsearch, index: str, ids: list[str],
             if doc.get("found"):
                 src = doc.get("_source", {})
                 found[doc["_id"]] = Existing(src.get("doc_hash"), src.get("ingested_at"),
-                                             doc["_seq_no"], doc["_primary_term"])
+                                             doc["_seq_no"], doc["_primary_term"],
+                                             first_seen(src))
         return found
 
     return call(read, retry, f"mget of {len(ids)} ids")

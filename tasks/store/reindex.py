@@ -17,6 +17,7 @@ from typing import Any
 from elasticsearch import Elasticsearch, helpers
 
 from tasks.settings import Settings
+from tasks.store.bulk import set_coverage_date
 
 LOGGER = logging.getLogger(__name__)
 CHUNK = 1000
@@ -46,8 +47,11 @@ def _single_target(es: Elasticsearch, alias: str) -> str:
 
 
 def _create_actions(hits: Iterable[dict[str, Any]], target: str) -> Iterator[dict[str, Any]]:
+    # Every copy fills `coverage_date` (derived, not content): documents indexed before the
+    # field existed get it from a plain reindex too, without a full rebuild.
     for hit in hits:
-        yield {"_op_type": "create", "_index": target, "_id": hit["_id"], "_source": hit["_source"]}
+        yield {"_op_type": "create", "_index": target, "_id": hit["_id"],
+               "_source": set_coverage_date(hit["_source"])}
 
 
 def _transformed(hits: Iterable[dict[str, Any]], transform: Transform) -> Iterator[dict[str, Any]]:
