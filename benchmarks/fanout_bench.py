@@ -20,8 +20,10 @@ import statistics
 import subprocess
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 
+from benchmarks.interleave import interleaved
 from benchmarks.stream_memory import _drop, write_articles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,21 +78,14 @@ def main() -> None:
         (f"one process, spaCy n_process={n} (default)", "plain", {}),
         (f"Dask LocalCluster, {n} workers", "dask", {"CEASEFIRE_DASK_WORKERS": str(n)}),
     ]
-    rates: dict[str, list[float]] = {label: [] for label, _, _ in variants}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "articles.jsonl"
         write_articles(path, args.articles, args.words, seed=11)
         folder = Path(tmp) / "in"
         split(path, folder, args.files)
         print(f"{args.articles} articles of {args.words} words in {args.files} files; {n} cores")
-        for round_ in range(args.rounds):
-            order = variants if round_ % 2 == 0 else variants[::-1]  # interleaved, alternating
-            for label, mode, env in order:
-                r = run(folder, mode, env)
-                rate = r["created"] / r["seconds"]
-                rates[label].append(rate)
-                print(f"round {round_ + 1}: {label:<42} {rate:7.2f} articles/s ({r['seconds']:.1f} s)",
-                      flush=True)
+        rates = interleaved([(label, partial(run, folder, mode, env)) for label, mode, env in variants],
+                            args.rounds)
     medians = {label: statistics.median(v) for label, v in rates.items()}
     base = medians[variants[0][0]]
     for label, rate in medians.items():

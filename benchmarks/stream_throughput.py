@@ -21,8 +21,10 @@ import statistics
 import subprocess
 import tempfile
 import uuid
+from functools import partial
 from pathlib import Path
 
+from benchmarks.interleave import interleaved
 from benchmarks.stream_memory import _drop, write_articles
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,18 +73,11 @@ def main() -> None:
     variants = [("spaCy NER alone", ROOT, NER), ("ingest (this checkout)", ROOT, INGEST)]
     if args.baseline:
         variants.append((f"ingest ({args.baseline})", args.baseline.resolve(), INGEST))
-    rates: dict[str, list[float]] = {label: [] for label, _, _ in variants}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "articles.jsonl"
         write_articles(path, args.articles, args.words, seed=7)
-        for round_ in range(args.rounds):
-            order = variants if round_ % 2 == 0 else variants[::-1]  # interleaved, alternating
-            for label, checkout, code in order:
-                r = child(checkout, code, path)
-                rate = r["created"] / r["seconds"]
-                rates[label].append(rate)
-                print(f"round {round_ + 1}: {label:<40} {rate:7.2f} articles/s "
-                      f"({r['seconds']:.1f} s)", flush=True)
+        rates = interleaved([(label, partial(child, checkout, code, path))
+                             for label, checkout, code in variants], args.rounds, width=40)
     medians = {label: statistics.median(v) for label, v in rates.items()}
     ner = medians["spaCy NER alone"]
     for label, rate in medians.items():

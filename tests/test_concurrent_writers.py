@@ -16,6 +16,7 @@ from tasks.models import Article
 from tasks.store.client import connect
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
+from testkit.clusters import cluster_snapshot
 from testkit.syndication import (
     build_corpus,
     load_stories,
@@ -38,13 +39,6 @@ def _write(settings, es, batch: list[Article], pause: float = 0.0):
     return write_batch(es, settings, batch, result.plan.relabel)
 
 
-def _clusters(es, settings) -> dict[str, tuple[str, str | None]]:
-    es.indices.refresh(index=settings.read_alias)
-    hits = es.search(index=settings.read_alias, size=2000,
-                     _source=["url", "cluster_id", "duplicate_of"])["hits"]["hits"]
-    return {h["_id"]: (h["_source"]["cluster_id"], h["_source"].get("duplicate_of")) for h in hits}
-
-
 @pytest.fixture(scope="module")
 def corpus():
     stories = load_stories()[:24]
@@ -61,7 +55,7 @@ def serial(corpus, base_settings):
         articles = _articles(corpus)
         for i in range(0, len(articles), 9):
             _write(settings, es, articles[i:i + 9])
-        yield _clusters(es, settings)
+        yield cluster_snapshot(es, settings.read_alias)
     finally:
         delete_all(es, settings)
 
@@ -111,7 +105,7 @@ def test_concurrent_writers_give_the_serial_clusters(corpus, serial, settings, e
     assert not errors, errors
     for shard, report in zip(shards, reports, strict=True):
         assert report["inputs"] == len(shard) == report["indexed"] + report["dead_lettered"]
-    got = _clusters(es, settings)
+    got = cluster_snapshot(es, settings.read_alias)
     assert len(got) == len(articles)  # one document per article, none twice
     assert got == serial
     truth = true_pairs(corpus)
@@ -146,5 +140,5 @@ def test_two_writers_that_planned_before_either_wrote_still_join_their_copies(co
         t.join()
     assert not errors, errors
     earliest = min(copies, key=lambda a: (a.published_at, a.id))
-    assert {c for c, _ in _clusters(es, settings).values()} == {earliest.id}
+    assert {c for c, _ in cluster_snapshot(es, settings.read_alias).values()} == {earliest.id}
     assert sum(r.settled for r in results) >= len(copies) - 1

@@ -18,8 +18,6 @@ from elasticsearch import Elasticsearch
 
 import index_mappings
 from tasks.dedupe.clusters import dedupe_batch
-from tasks.dedupe.near_dup import Member, rank_key
-from tasks.extract.dates import find_iso_datetimes
 from tasks.models import Article
 from tasks.settings import Settings
 from tasks.store.bulk import IndexReport
@@ -36,6 +34,7 @@ from tasks.store.deadletter import (
 from tasks.store.retrying import Retry
 from tasks.store.setup import delete_all, setup_indices, supports_stemming
 from tasks.store.write import write_batch
+from testkit.clusters import assert_clusters_whole, cluster_snapshot
 from testkit.fault_proxy import FaultProxy
 from testkit.syndication import LabelledArticle, build_corpus, load_stories, prepared_articles
 
@@ -101,31 +100,6 @@ def stale(es: Elasticsearch, settings: Settings) -> Elasticsearch:
     return es
 
 
-def _snapshot(es: Elasticsearch, settings: Settings) -> dict[str, tuple[str, str | None]]:
-    """id -> (cluster_id, duplicate_of) of everything indexed."""
-    es.indices.refresh(index=settings.read_alias)
-    hits = es.search(index=settings.read_alias, size=1000,
-                     _source=["cluster_id", "duplicate_of"])["hits"]["hits"]
-    return {h["_id"]: (h["_source"]["cluster_id"], h["_source"].get("duplicate_of")) for h in hits}
-
-
-def _assert_clusters_whole(es: Elasticsearch, settings: Settings) -> None:
-    """Every cluster points at an indexed representative, its earliest member."""
-    snapshot = _snapshot(es, settings)
-    hits = es.search(index=settings.read_alias, size=1000,
-                     _source=["published_at", "cluster_id"])["hits"]["hits"]
-    by_cluster: dict[str, list[Member]] = {}
-    for h in hits:
-        dates = find_iso_datetimes(h["_source"].get("published_at") or "")
-        by_cluster.setdefault(h["_source"]["cluster_id"], []).append(
-            Member(h["_id"], dates[0] if dates else None, None))
-    for doc_id, (cluster_id, duplicate_of) in snapshot.items():
-        assert snapshot[cluster_id] == (cluster_id, None), f"{doc_id} -> {cluster_id}"
-        assert duplicate_of == (None if doc_id == cluster_id else cluster_id)
-    for cluster_id, members in by_cluster.items():
-        assert min(members, key=rank_key).id == cluster_id
-
-
 def _letter_ids(es: Elasticsearch, settings: Settings) -> list[str]:
     return sorted(letter.id for letter in list_letters(es, settings.deadletter_index,
                                                        limit=1000).letters)
@@ -137,7 +111,7 @@ def _clean_snapshot(es: Elasticsearch, settings: Settings) -> dict[str, tuple[st
     setup_indices(es, clean)
     try:
         _ingest(es, clean, _articles())
-        return _snapshot(es, clean)
+        return cluster_snapshot(es, clean.read_alias)
     finally:
         delete_all(es, clean)
 
@@ -160,7 +134,7 @@ def test_rejected_articles_are_listed_shown_and_replayed_with_their_clusters(sta
     ingested = _ingest(es, settings, articles)
     assert sorted(r.article_id for r in ingested.rejections) == [a.id for a in originals]
     assert {r.error_type for r in ingested.rejections} == {"strict_dynamic_mapping_exception"}
-    snapshot = _snapshot(es, settings)
+    snapshot = cluster_snapshot(es, settings.read_alias)
     assert not {a.id for a in originals} & {c for c, _ in snapshot.values()}  # healed
 
     # list: newest first, filters, pages
@@ -206,11 +180,11 @@ def test_rejected_articles_are_listed_shown_and_replayed_with_their_clusters(sta
     assert still is not None and still.error_type == "document_parsing_exception"
     assert "relevance" in still.reason  # the new error replaces the old one
     assert _letter_ids(es, settings) == [bad.id]
-    snapshot = _snapshot(es, settings)
+    snapshot = cluster_snapshot(es, settings.read_alias)
     for article in originals[1:]:  # representatives again: their clusters as a clean run's
         members = {d for d, (c, _) in clean.items() if c == article.id}
         assert {d for d, (c, _) in snapshot.items() if c == article.id} == members
-    _assert_clusters_whole(es, settings)
+    assert_clusters_whole(es, settings.read_alias)
 
     # the data fixed in the stored letter, replayed by id: indexed, its cluster whole again
     es.update(index=index, id=bad.id, doc={"document": {"relevance": 0.4}}, refresh=True)
@@ -218,8 +192,8 @@ def test_rejected_articles_are_listed_shown_and_replayed_with_their_clusters(sta
     assert fixed.complete and fixed.replayed == [bad.id] and fixed.created == 1
     assert _letter_ids(es, settings) == []
     assert es.get(index=settings.read_alias, id=bad.id)["_source"]["relevance"] == 0.4
-    assert _snapshot(es, settings) == clean
-    _assert_clusters_whole(es, settings)
+    assert cluster_snapshot(es, settings.read_alias) == clean
+    assert_clusters_whole(es, settings.read_alias)
 
     # run again: nothing to do, nothing rewritten
     versions = {h["_id"]: h["_version"] for h in es.search(
@@ -282,7 +256,7 @@ def test_a_replay_stopped_midway_loses_nothing_and_a_second_one_finishes(stale, 
     assert (report.created, report.updated) == (0, 0)
     assert _letter_ids(es, settings) == []
     assert versions == {i: es.get(index=settings.read_alias, id=i)["_version"] for i in rejected}
-    _assert_clusters_whole(es, settings)
+    assert_clusters_whole(es, settings.read_alias)
 
 
 def test_a_letter_rewritten_meanwhile_is_kept(stale, settings):

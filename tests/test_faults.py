@@ -21,8 +21,8 @@ from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch import ConnectionError as EsConnectionError
 
-from tasks.dedupe.clusters import _member_from_hit, dedupe_batch, heal_plan
-from tasks.dedupe.near_dup import Member, rank_key
+from tasks.dedupe.clusters import dedupe_batch, heal_plan
+from tasks.dedupe.near_dup import Member
 from tasks.models import Article
 from tasks.report import RunReport
 from tasks.settings import Settings
@@ -46,6 +46,7 @@ from tasks.store.retrying import (
 )
 from tasks.store.setup import delete_all, setup_indices
 from tasks.store.write import write_batch
+from testkit.clusters import assert_clusters_whole, cluster_snapshot
 from testkit.fault_proxy import FaultProxy, parse_bulk
 from testkit.syndication import LabelledArticle, build_corpus, load_stories, prepared_articles
 
@@ -105,37 +106,6 @@ def _run(settings: Settings, writer: Elasticsearch, articles: list[Article], ret
     return written
 
 
-def _snapshot(es: Elasticsearch, settings: Settings) -> dict[str, tuple[str, str | None]]:
-    """id -> (cluster_id, duplicate_of) of everything indexed."""
-    es.indices.refresh(index=settings.read_alias)
-    hits = es.search(index=settings.read_alias, size=1000,
-                     _source=["cluster_id", "duplicate_of"])["hits"]["hits"]
-    return {h["_id"]: (h["_source"]["cluster_id"], h["_source"].get("duplicate_of")) for h in hits}
-
-
-def _members(es: Elasticsearch, settings: Settings) -> list[Member]:
-    es.indices.refresh(index=settings.read_alias)
-    hits = es.search(index=settings.read_alias, size=1000,
-                     _source=["published_at", "cluster_id"])["hits"]["hits"]
-    return [_member_from_hit(h) for h in hits]
-
-
-def _assert_clusters_whole(es: Elasticsearch, settings: Settings) -> None:
-    """Every indexed document's cluster_id and duplicate_of name an indexed document, which
-    is its cluster's earliest member and its own representative."""
-    snapshot = _snapshot(es, settings)
-    members = _members(es, settings)
-    for doc_id, (cluster_id, duplicate_of) in snapshot.items():
-        assert cluster_id in snapshot, f"{doc_id} points at {cluster_id}, which is not indexed"
-        assert snapshot[cluster_id] == (cluster_id, None)
-        assert duplicate_of == (None if doc_id == cluster_id else cluster_id)
-    by_cluster: dict[str, list[Member]] = {}
-    for m in members:
-        by_cluster.setdefault(m.cluster_id or m.id, []).append(m)
-    for cluster_id, ms in by_cluster.items():
-        assert min(ms, key=rank_key).id == cluster_id
-
-
 def _recording_retry(waits: list[float], attempts: int = 6) -> Retry:
     """No real waiting: the waits are recorded (faults here are bounded in count, not time)."""
     return Retry(attempts=attempts, sleep=waits.append)
@@ -149,7 +119,7 @@ def clean_run(base_settings: Settings) -> tuple[dict[str, tuple[str, str | None]
     setup_indices(es, settings)
     try:
         written = _run(settings, es, _articles(), Retry())
-        snapshot = _snapshot(es, settings)
+        snapshot = cluster_snapshot(es, settings.read_alias)
         assert len(snapshot) == len(CORPUS) == written.report.created
         return snapshot, written
     finally:
@@ -325,8 +295,8 @@ def test_counts_and_index_match_a_fault_free_run(fault, via_proxy, settings, pro
     assert written.counts == (len(articles), 0, 0, 0) == clean.counts
     assert written.report.balanced
     assert written.report.clusters_relabelled == clean.report.clusters_relabelled > 0
-    assert _snapshot(ready_es, settings) == clean_snapshot
-    _assert_clusters_whole(ready_es, settings)
+    assert cluster_snapshot(ready_es, settings.read_alias) == clean_snapshot
+    assert_clusters_whole(ready_es, settings.read_alias)
 
 
 def _originals() -> list[LabelledArticle]:
@@ -363,12 +333,12 @@ def test_rejected_representatives_leave_no_cluster_pointing_at_them(
     assert {h["_source"]["error_type"] for h in stored["hits"]["hits"]} == \
         {"document_parsing_exception"}
 
-    snapshot = _snapshot(ready_es, settings)
+    snapshot = cluster_snapshot(ready_es, settings.read_alias)
     assert sorted(snapshot) == sorted(set(clean_snapshot) - set(rejected))
     pointing = [d for d, (c, dup) in snapshot.items() if c in rejected or dup in rejected]
     assert pointing == []
     assert written.healed > 0  # some indexed documents did point at them, and were healed
-    _assert_clusters_whole(ready_es, settings)
+    assert_clusters_whole(ready_es, settings.read_alias)
     # Clusters without a rejected representative are exactly those of the fault-free run.
     for doc_id, (cluster_id, duplicate_of) in clean_snapshot.items():
         if cluster_id not in rejected:
@@ -399,7 +369,7 @@ def test_a_batch_written_again_after_failing_mid_way_counts_its_own_writes(
             proxy.clear()
             written.add(write_batch(via_proxy, settings, batch, plan.relabel, ledger, retry))
     assert written.counts == (len(articles), 0, 0, 0) and written.report.balanced
-    assert _snapshot(ready_es, settings) == clean_snapshot
+    assert cluster_snapshot(ready_es, settings.read_alias) == clean_snapshot
 
 
 def test_without_the_ledger_a_rewritten_batch_says_unchanged(via_proxy, settings, proxy):

@@ -50,7 +50,7 @@ def member_of(article: Article) -> Member:
     return Member(article.id, article.published_at, sig)
 
 
-def _member_from_hit(hit: dict[str, Any]) -> Member:
+def member_from_hit(hit: dict[str, Any]) -> Member:
     src = hit.get("_source", {})
     dates = find_iso_datetimes(src.get("published_at") or "")
     sig = (Signature.decode(src["near_dup_sig"], src.get("near_dup_shingles", 0))
@@ -101,7 +101,7 @@ def find_candidates(es: Elasticsearch, index: str, articles: list[Article]) -> l
     batch_ids = {a.id for a in articles}
     hits = band_neighbours(es, index, [(a.id, a.near_dup_bands) for a in articles])
     # The batch's own version is authoritative.
-    return [_member_from_hit(h) for h in hits if h["_id"] not in batch_ids]
+    return [member_from_hit(h) for h in hits if h["_id"] not in batch_ids]
 
 
 def fetch_representatives(es: Elasticsearch, index: str, existing: list[Member]) -> dict[str, Member]:
@@ -116,7 +116,7 @@ def fetch_representatives(es: Elasticsearch, index: str, existing: list[Member])
             if "error" in doc:  # a shard failing over: not the same as "deleted"
                 raise TransientError(f"mget of {doc.get('_id')} failed: {doc['error']}")
             if doc.get("found"):
-                found[doc["_id"]] = _member_from_hit(doc)
+                found[doc["_id"]] = member_from_hit(doc)
         return found
 
     reps = call(read, None, f"mget of {len(cluster_ids)} representatives")
@@ -231,7 +231,7 @@ def heal_clusters(es: Elasticsearch, index: str, rejected_ids: list[str],
     refresh(es, index, retry)
     hits = scan_index(es, index, {"terms": {"cluster_id": sorted(set(rejected_ids))}}, retry,
                  source=["published_at", "cluster_id"])
-    plan = heal_plan([_member_from_hit(h) for h in hits], set(rejected_ids))
+    plan = heal_plan([member_from_hit(h) for h in hits], set(rejected_ids))
     if not plan:
         return 0, set()
     LOGGER.warning("healing %d clusters whose representative was dead-lettered", len(plan))

@@ -26,10 +26,15 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
-from tasks.dedupe.clusters import SOURCE_FIELDS, band_neighbours, relabel_action, scan_index
+from tasks.dedupe.clusters import (
+    SOURCE_FIELDS,
+    band_neighbours,
+    member_from_hit,
+    relabel_action,
+    scan_index,
+)
 from tasks.dedupe.forest import Pointer, SettlePlan, plan_settle
 from tasks.dedupe.near_dup import Signature, is_copy
-from tasks.extract.dates import find_iso_datetimes
 from tasks.store.retrying import Retry, TransientError, bulk_items, call, refresh
 
 LOGGER = logging.getLogger(__name__)
@@ -50,14 +55,10 @@ class Node:
 
 
 def _node(doc: dict[str, Any]) -> Node:
-    src = doc.get("_source", {})
-    dates = find_iso_datetimes(src.get("published_at") or "")
-    sig = (Signature.decode(src["near_dup_sig"], src.get("near_dup_shingles", 0))
-           if src.get("near_dup_sig") else None)
-    # An article indexed before clustering existed is its own root.
-    pointer = Pointer(doc["_id"], src.get("cluster_id") or doc["_id"], dates[0] if dates else None)
-    return Node(pointer, doc.get("_seq_no", -1), doc.get("_primary_term", -1), sig,
-                tuple(src.get("near_dup_bands") or ()))
+    member = member_from_hit(doc)  # read as the planner reads it
+    return Node(Pointer(member.id, member.cluster_id, member.published_at), doc.get("_seq_no", -1),
+                doc.get("_primary_term", -1), member.sig,
+                tuple(doc.get("_source", {}).get("near_dup_bands") or ()))
 
 
 def read_nodes(es: Elasticsearch, index: str, ids: Iterable[str], fields: list[str],
@@ -99,32 +100,33 @@ def copy_pairs(batch: list[Node], others: dict[str, Node]) -> list[tuple[str, st
 def read_forest(es: Elasticsearch, index: str, start: dict[str, Node], retry: Retry) -> dict[str, Node]:
     """`start` and every document its pointers lead to, read in real time."""
     nodes: dict[str, Node] = dict(start)
-    wanted = {n.pointer.cluster_id for n in nodes.values()} - set(nodes) - {None}
+    wanted = _unread_targets(nodes)
     while wanted:
-        found = read_nodes(es, index, [w for w in wanted if w], POINTER_FIELDS, retry)
+        found = read_nodes(es, index, wanted, POINTER_FIELDS, retry)
         for node_id, node in found.items():
             nodes[node_id] = node or Node(Pointer(node_id, None), -1, -1)
-        wanted = {n.pointer.cluster_id for n in nodes.values()} - set(nodes) - {None}
+        wanted = _unread_targets(nodes)
     return nodes
 
 
+def _unread_targets(nodes: dict[str, Node]) -> set[str]:
+    return {n.pointer.cluster_id for n in nodes.values() if n.pointer.cluster_id} - set(nodes)
+
+
 def move_pointers(es: Elasticsearch, index: str, plan: SettlePlan, forest: dict[str, Node],
-                  retry: Retry) -> tuple[int, int]:
-    """Write `plan.point` guarded by the versions the plan was made from: (moved, conflicts)."""
+                  retry: Retry) -> int:
+    """Write `plan.point` guarded by the versions the plan was made from; return how many
+    moved. A document changed since the snapshot is left: the next round decides again."""
     if not plan.point:
-        return 0, 0
+        return 0
     full = call(lambda: es.mget(index=index, ids=sorted(plan.point), realtime=True),
                 retry, "real-time mget for pointer moves")
-    actions, conflicts = [], 0
-    for doc in full["docs"]:
-        seen = forest[doc["_id"]]
-        if not doc.get("found") or doc["_seq_no"] != seen.seq_no or doc["_primary_term"] != seen.primary_term:
-            conflicts += 1  # changed since the snapshot: the next round decides again
-            continue
-        actions.append(relabel_action(doc, plan.point[doc["_id"]]))
+    actions = [relabel_action(doc, plan.point[doc["_id"]]) for doc in full["docs"]
+               if doc.get("found") and (doc["_seq_no"], doc["_primary_term"])
+               == (forest[doc["_id"]].seq_no, forest[doc["_id"]].primary_term)]
     outcome = bulk_items(es, actions, retry)
     _raise_failures(outcome.failed)
-    return len(outcome.succeeded), conflicts + len(outcome.conflicts())
+    return len(outcome.succeeded)
 
 
 def flatten(es: Elasticsearch, index: str, moves: dict[str, str], retry: Retry) -> int:
@@ -171,7 +173,7 @@ def settle_clusters(es: Elasticsearch, index: str, ids: Iterable[str], targets: 
                 refresh(es, index, retry)
                 LOGGER.info("settled clusters: %d pointers moved", moved)
             return moved
-        done, _conflicts = move_pointers(es, index, plan, forest, retry)
-        moved += done + flatten(es, index, plan.flatten, retry)
+        moved += move_pointers(es, index, plan, forest, retry)
+        moved += flatten(es, index, plan.flatten, retry)
         watch = plan.roots
     raise RuntimeError(f"clusters of {len(ids)} articles did not settle in {MAX_ROUNDS} rounds")
