@@ -11,6 +11,11 @@ from tasks.store.bulk import IndexReport
 MAX_LISTED_SKIPS = 50  # shown in tables and logs; the JSON summary and the state index get all
 
 
+def plural(count: int, noun: str, plural_form: str | None = None) -> str:
+    """`1 article`, `2 articles`, `1,204 articles` (`plural_form` for irregular nouns)."""
+    return f"{count:,} {noun if count == 1 else plural_form or noun + 's'}"
+
+
 @dataclass(slots=True)
 class RunReport:
     """Counts for one run; `balanced` checks that nothing went missing."""
