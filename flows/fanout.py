@@ -24,11 +24,11 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.runtime import runtime_settings
-from flows.steps import keep_skips, quoted
-from flows.stream import IngestRun, ingest_stream
+from flows.steps import PREFECT_STEPS, keep_skips, quoted
 from tasks.extract.read_files import iter_archives, iter_inputs, walk_inputs
-from tasks.extract.warc import is_archive
+from tasks.extract.warc_names import is_archive
 from tasks.models import Skip
+from tasks.pipeline.run import IngestRun, ingest_stream
 from tasks.report import RunReport
 from tasks.settings import Settings
 from tasks.store.client import open_cluster
@@ -87,7 +87,7 @@ def ingest_shard(shard: Shard, run_id: str, batch_size: int = 500,
     """One shard through the whole pipeline, on a Dask worker; `run_id` is the parent run's."""
     settings = runtime_settings()
     with open_cluster(settings) as es:
-        run = IngestRun(settings, es, batch_size, run_id)
+        run = IngestRun(PREFECT_STEPS, settings, es, batch_size, run_id)
         ingest_stream(run, shard_inputs(shard), window=window or DateWindow())
     if not run.report.balanced:
         raise RuntimeError(f"shard {shard.number} does not balance: {run.report.to_dict(full=False)}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
 from tasks.models import Article, Skip
@@ -37,6 +40,8 @@ class RunReport:
     notes: Counter[str] = field(default_factory=Counter)  # kept articles' dropped values, by reason
     skips: list[Skip] = field(default_factory=list)  # every skipped input, with its source
     dead_letters: list[tuple[str, str, str]] = field(default_factory=list)  # (id, origin, reason)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # time spent per stage
+    stage_items: Counter[str] = field(default_factory=Counter)  # items each stage was given
     duration_s: float = 0.0
 
     @property
@@ -85,7 +90,58 @@ class RunReport:
         """Feeds and sitemaps that failed: reported, but not article inputs."""
         self.listing_skips += skips
 
+    def add_time(self, stage: str, seconds: float, items: int = 0) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+        self.stage_items[stage] += items
+
+    @contextmanager
+    def timing(self, stage: str, items: int) -> Iterator[None]:
+        """Count the block's time and `items` to `stage`."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add_time(stage, time.monotonic() - started, items)
+
+    def stage_lines(self) -> list[str]:
+        """One plain line per stage that ran: what it was given, what came of it, its time.
+        Stages overlap (a batch is written while the next is enriched), so the times add up
+        to more than the run's duration; "read" is reading files (for web runs, discovery
+        and fetching are their own lines)."""
+        seconds, items = defaultdict(float, self.stage_seconds), self.stage_items
+        read_s = max(0.0, seconds["read"] - seconds["discover"] - seconds["fetch"])
+        failed = Counter(s.reason.split(":")[0] for s in self.skips)
+        lines: list[tuple[str, str, float | None]] = []
+        if "discover" in self.stage_seconds:
+            lines.append(("discover", f"{plural(items['discover'], 'source')}: "
+                          f"{plural(self.discovered, 'link')}, {self.seen_before:,} seen before",
+                          seconds["discover"]))
+        if "fetch" in self.stage_seconds:
+            lines.append(("fetch", f"{plural(items['fetch'], 'page')}: {self.fetched:,} downloaded",
+                          seconds["fetch"]))
+        lines.append(("read", f"{plural(self.inputs, 'input')}", read_s))
+        if "prepare" in self.stage_seconds:
+            lines.append(("prepare", f"{plural(items['prepare'], 'article')}", seconds["prepare"]))
+        if "enrich" in self.stage_seconds:
+            lines.append(("enrich", f"{plural(items['enrich'], 'article')}"
+                          + (f", {failed['enrich-error']:,} failed" if failed["enrich-error"] else ""),
+                          seconds["enrich"]))
+        if "cluster" in self.stage_seconds:
+            lines.append(("cluster", f"{plural(items['cluster'], 'article')}: "
+                          f"{plural(self.near_duplicates, 'near-duplicate')}", seconds["cluster"]))
+        if "index" in self.stage_seconds:
+            lines.append(("index", f"{self.created:,} new, {self.updated:,} updated, "
+                          f"{self.unchanged:,} unchanged, {self.dead_lettered:,} dead-lettered",
+                          seconds["index"]))
+        if self.skips:
+            lines.append(("skipped", ", ".join(f"{n:,} {reason}" for reason, n
+                                               in sorted(self.skipped.items())), None))
+        return [f"{name:<9} {what}" + (f"  ({spent:.2f} s)" if spent is not None else "")
+                for name, what, spent in lines]
+
     def add_index(self, result: IndexReport) -> None:
+        self.add_time("index", result.seconds, result.created + result.updated + result.unchanged
+                      + result.dead_lettered)
         self.created += result.created
         self.updated += result.updated
         self.unchanged += result.unchanged
@@ -101,6 +157,9 @@ class RunReport:
                 mine.update(theirs)
             elif isinstance(mine, list):
                 mine.extend(theirs)
+            elif isinstance(mine, dict):
+                for key, value in theirs.items():
+                    mine[key] = mine.get(key, 0) + value
             else:
                 setattr(self, f.name, mine + theirs)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -70,15 +71,22 @@ def _env_name(model: type[BaseSettings], field: str) -> str:
     return (str(model.model_config.get("env_prefix") or "") + field).upper()
 
 
+# scheme://user:password@ (to the last "@" before a space): the password is shown as ***.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:)(?P<password>\S*)@")
+
+
 def _explain(model: type[BaseSettings], error: ValidationError) -> SettingsError:
     """One line per bad variable: `CEASEFIRE_ES_PORT='abc': Input should be a valid integer`."""
     lines = []
     for item in error.errors():
+        if item["type"] == "default_factory_not_called":
+            continue  # a consequence of another bad variable, not a problem of its own
         field = str(item["loc"][0]) if item["loc"] else "?"
         value = "" if item["type"] == "missing" else f"={item.get('input')!r}"
         name = _env_name(model, field)
         if "secret" in field or "password" in field or "api_key" in field:
             value = ""  # never echo a secret, even a malformed one
+        value = _URL_PASSWORD.sub(r"\g<head>***@", value)  # nor a URL's password
         lines.append(f"{name}{value}: {item['msg']}")
     return SettingsError("invalid settings: " + "; ".join(lines))
 

@@ -6,6 +6,21 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from tasks.models import Article, Link, Skip
+from tasks.settings import ConfigError
+
+
+class BadWindow(ConfigError, ValueError):
+    """A backfill's `since`/`until` is not a date or time, or the window is empty."""
+
+
+def parse_bound(text: str, name: str) -> date | datetime:
+    """`2025-10-01` (a day) or an ISO time (`2025-10-01T06:30:00+02:00`; naive = UTC)."""
+    value = text.strip()
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+    except ValueError:
+        raise BadWindow(f"{name} {text!r} is not a date: use YYYY-MM-DD or an ISO time such as "
+                        "2025-10-13T06:30:00+05:30") from None
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -30,7 +45,7 @@ class DateWindow:
             end = (_as_utc(until) if isinstance(until, datetime)
                    else datetime.combine(until + timedelta(days=1), time(), UTC))
         if start and end and start >= end:
-            raise ValueError(f"empty date window: since {start.isoformat()} is not before "
+            raise BadWindow(f"empty date window: since {start.isoformat()} is not before "
                              f"until {end.isoformat()}")
         return cls(start, end)
 

@@ -72,7 +72,7 @@ def test_parameters_are_typed_and_validated_by_prefect():
     ({"paths": ["/no/such/folder"]}, "not found: /no/such/folder"),
     ({"paths": ["examples"], "since": "2025-10-07", "until": "2025-10-01"}, "empty date window"),
     ({"paths": ["examples"], "only": ["bbc"]}, "give sources_file too"),
-    ({"paths": ["examples"], "batch_size": 0}, "batch_size"),
+    ({"paths": ["examples"], "batch_size": 0}, "batch size"),
 ])
 def test_bad_requests_fail_before_touching_the_index(kwargs, message, prefect_api, settings, es):
     with pytest.raises(ValueError, match=message):

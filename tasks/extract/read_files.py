@@ -24,10 +24,9 @@ from typing import BinaryIO
 
 from tasks import progress
 from tasks.extract.errors import ExtractionError
-from tasks.extract.html import article_from_record, extract_html
 from tasks.extract.plain_text import PlainTextError, parse_plain_text
 from tasks.extract.records import MAX_DETAIL_CHARS, load_json
-from tasks.extract.warc import is_archive, read_archive
+from tasks.extract.warc_names import is_archive
 from tasks.fetch.charset import decode_text
 from tasks.models import Article, Skip, split_skips
 
@@ -247,6 +246,8 @@ def _read_file(path: Path, origin: str, kind: str | None) -> Iterator[Article | 
         if kind == "jsonl":
             yield from _read_jsonl(stream, origin)
         elif kind == "warc":
+            from tasks.extract.warc import read_archive  # warcio: when an archive is read
+
             yield from read_archive(stream, origin)
         elif size > MAX_FILE_BYTES:
             yield Skip(origin, "file-too-large", f"{size} bytes")
@@ -258,6 +259,8 @@ def _read_document(data: bytes, kind: str, origin: str) -> Article | Skip:
     """One article from a whole text or HTML file."""
     try:
         if kind == "html":
+            from tasks.extract.html import extract_html  # trafilatura (0.7 s): when HTML is read
+
             article = extract_html(data)
             article.origin = origin
             return article
@@ -305,6 +308,8 @@ def _read_jsonl(stream: BinaryIO, origin: str) -> Iterator[Article | Skip]:
 
 def read_record(line: bytes, origin: str) -> Article | Skip:
     """The article in one JSONL line, or a Skip naming why there is none; never raises."""
+    from tasks.extract.html import article_from_record  # with trafilatura: when JSONL is read
+
     try:
         return article_from_record(load_json(decode_text(line)), origin)
     except ExtractionError as exc:

@@ -55,7 +55,6 @@ from tasks.models import Article, Skip
 
 LOGGER = logging.getLogger(__name__)
 
-SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 PAGE_TYPES = ("text/html", "application/xhtml+xml")  # as the fetcher accepts pages
 MAX_RECORD_BYTES = 50 * 1024 * 1024  # as read_files.MAX_FILE_BYTES: a stored page is read whole
 MAX_HEADER_BYTES = 256 * 1024  # header lines (WARC + HTTP) of one record: garbage has no newlines
@@ -78,11 +77,6 @@ _FIRST_LINE = rb"WARC/[0-9.]{1,4}\r?\n|\S{1,4096} \S{1,64} \d{14} \S{1,256} \d{1
 _HEAD = re.compile(_FIRST_LINE)
 _START = re.compile(rb"\x1f\x8b\x08|(?<=\n)(?:" + _FIRST_LINE + rb")")
 _ARC_LINE = re.compile(r"\S.* \S+ \d{14} \S+ \d+")  # warcio splits from the right: URLs may hold spaces
-
-
-def is_archive(name: str) -> bool:
-    """Whether a file name says WARC or ARC (plain or gzip)."""
-    return name.lower().endswith(SUFFIXES)
 
 
 class _HeaderTooLong(Exception):

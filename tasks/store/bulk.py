@@ -65,6 +65,7 @@ class IndexReport:
     rejections: list[Rejection] = field(default_factory=list)
     healed: int = 0  # indexed documents re-pointed because their representative was rejected
     settled: int = 0  # cluster pointers moved because another writer ran at the same time
+    seconds: float = 0.0  # how long the write took (the last try, when retried)
 
     @property
     def dead_lettered(self) -> int:

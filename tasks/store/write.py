@@ -3,6 +3,8 @@ heal clusters whose representative was rejected, settle clusters other writers t
 
 from __future__ import annotations
 
+import time
+
 from elasticsearch import Elasticsearch
 
 from tasks.dedupe.clusters import heal_clusters, relabel_clusters
@@ -25,6 +27,7 @@ def write_batch(es: Elasticsearch, settings: Settings, articles: list[Article],
     the same `ledger` (an empty dict the caller keeps for the batch) to every call: the ids an
     earlier call wrote then count as created or updated in this call's report, not unchanged,
     so the last successful call's report is the batch's exact account."""
+    started = time.monotonic()
     retry = retry or Retry()
     result = index_articles(es, settings.write_alias, articles, ledger=ledger, retry=retry)
     write_dead_letters(es, settings.deadletter_index, result.rejections, retry=retry)
@@ -36,4 +39,5 @@ def write_batch(es: Elasticsearch, settings: Settings, articles: list[Article],
         es, settings.write_alias, [a.id for a in written],
         {*relabel.values(), *healed_to, *(a.cluster_id for a in written if a.cluster_id)}, retry)
     refresh(es, settings.write_alias, retry)
+    result.seconds = time.monotonic() - started
     return result

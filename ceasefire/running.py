@@ -1,0 +1,143 @@
+"""Running the pipeline from the command line: in this process, or as a Prefect flow run.
+
+A short run from a terminal should not pay for Prefect: importing it takes seconds, and
+without an API it starts a temporary server (10-30 s). So the CLI runs the same pipeline
+(`tasks/pipeline/runs.py`) with plain steps in this process, unless a Prefect API is
+configured (PREFECT_API_URL, in the environment or the active Prefect profile), `--prefect`
+asks for a flow run, or `--dask` needs one. Deployments always run the flows.
+
+What would fail a run is checked first, before any import of Prefect or spaCy: the inputs
+exist, the dates parse, the cluster answers. Every such problem is a `ConfigError` (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tasks.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from tasks.report import RunReport
+    from tasks.store.reindex import ReindexResult
+
+
+class PrefectNeeded(ConfigError):
+    """`--dask` with `--no-prefect`: the fan-out runs on prefect-dask."""
+
+
+def configured_prefect_api() -> str | None:
+    """PREFECT_API_URL from the environment, else from the active Prefect profile (read as
+    TOML: importing Prefect to ask would cost seconds)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return os.environ["PREFECT_API_URL"]
+    home = Path(os.environ.get("PREFECT_HOME") or Path.home() / ".prefect").expanduser()
+    path = Path(os.environ.get("PREFECT_PROFILES_PATH") or home / "profiles.toml").expanduser()
+    try:
+        profiles = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    active = os.environ.get("PREFECT_PROFILE") or profiles.get("active") or "ephemeral"
+    url = profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL")
+    return str(url) if url else None
+
+
+def use_prefect(prefect: bool | None, dask: bool = False) -> bool:
+    """A flow run when asked (`True`), when `dask` needs one, or (`None`: auto) when a
+    Prefect API is configured; else plain steps in this process."""
+    if dask and prefect is False:
+        raise PrefectNeeded("--dask runs as a Prefect flow run: drop --no-prefect")
+    if prefect is not None:
+        return prefect or dask
+    return dask or configured_prefect_api() is not None
+
+
+def preflight(settings: Settings, paths: Sequence[str] = ()) -> None:
+    """What would fail a run, checked before it starts: inputs exist, the cluster answers."""
+    from tasks.pipeline.run import check_paths
+    from tasks.store.client import open_cluster
+
+    check_paths(paths)
+    open_cluster(settings).close()
+
+
+def ingest(settings: Settings, paths: list[str], batch_size: int, *, dask: bool = False,
+           prefect: bool | None = None) -> RunReport:
+    """`ceasefire ingest`: files and folders."""
+    from tasks.pipeline.run import check_batch_size
+
+    check_batch_size(batch_size)
+    preflight(settings, paths)
+    if use_prefect(prefect, dask):
+        from flows.ingest import ingest_files as flow
+
+        return flow(paths=paths, batch_size=batch_size, dask=dask)
+    from tasks.pipeline.runs import ingest_files
+    from tasks.pipeline.steps import local_steps
+
+    return ingest_files(local_steps(settings), paths, batch_size)
+
+
+def sources(settings: Settings, sources_file: str, only: list[str] | None, batch_size: int, *,
+            prefect: bool | None = None) -> RunReport:
+    """`ceasefire run`: everything new from the source list."""
+    from tasks.pipeline.run import check_batch_size
+    from tasks.sources import enabled_sources
+
+    check_batch_size(batch_size)
+    enabled_sources(sources_file, only)  # a bad file or name fails here, before the run
+    preflight(settings)
+    if use_prefect(prefect):
+        from flows.ingest import ingest_sources as flow
+
+        return flow(sources_file=sources_file, only=only, batch_size=batch_size)
+    from tasks.pipeline.runs import ingest_sources
+    from tasks.pipeline.steps import local_steps
+
+    return ingest_sources(local_steps(settings), sources_file, only, batch_size)
+
+
+def backfill(settings: Settings, *, paths: list[str], url_list: str | None, warcs: list[str],
+             urls: list[str], sources_file: str | None, only: list[str] | None,
+             since: str | None, until: str | None, refetch: bool, batch_size: int,
+             dask: bool = False, prefect: bool | None = None) -> RunReport:
+    """`ceasefire backfill`: folders, archives, URLs or the sources' archives over a window."""
+    from tasks.pipeline.run import check_batch_size, check_paths
+    from tasks.pipeline.runs import backfill_sources
+    from tasks.window import DateWindow, parse_bound
+
+    check_batch_size(batch_size)
+    start = parse_bound(since, "--since") if since else None
+    end = parse_bound(until, "--until") if until else None
+    DateWindow.of(start, end)  # an empty window fails here
+    check_paths(warcs)
+    backfill_sources(paths, url_list, urls, sources_file, only, has_warcs=bool(warcs))
+    preflight(settings)
+    params = {"paths": paths or None, "url_list": url_list, "urls": urls or None,
+              "sources_file": sources_file, "only": only or None, "since": start, "until": end,
+              "refetch": refetch, "batch_size": batch_size, "warcs": warcs or None}
+    if use_prefect(prefect, dask):
+        from flows.backfill import backfill as flow
+
+        return flow(**params, dask=dask)  # type: ignore[call-overload]
+    from tasks.pipeline import runs
+    from tasks.pipeline.steps import local_steps
+
+    return runs.backfill(local_steps(settings), **params)  # type: ignore[arg-type]
+
+
+def reindex(settings: Settings, rebuild: bool, *, prefect: bool | None = None) -> ReindexResult:
+    """`ceasefire reindex`: a new index from the current one, aliases swapped."""
+    preflight(settings)
+    if use_prefect(prefect):
+        from flows.reindex import reindex_flow
+
+        return reindex_flow(rebuild=rebuild)
+    from tasks.pipeline.steps import reindex_step
+    from tasks.store.client import open_cluster
+
+    with open_cluster(settings) as es:
+        return reindex_step(es, settings, rebuild)
