@@ -41,7 +41,7 @@ def _task(fn: Callable[P, R], policy: RetryPolicy | None = None) -> Task[P, R]:
 
 prepare = _task(steps.prepare)
 ensure_indices = _task(steps.ensure_indices, RETRIED)
-enrich_batch = _task(steps.enrich_batch)
+enrich_batch = _task(steps.enrich_batch, RETRIED)
 cluster_batch = _task(steps.cluster_batch, RETRIED)
 index_batch = _task(steps.index_batch, RETRIED)
 discover_links = _task(steps.discover_links, RETRIED_ONCE)

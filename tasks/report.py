@@ -34,6 +34,7 @@ class RunReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    enrichment_kept: int = 0  # articles read again unchanged: stored enrichment kept, no NER
     near_duplicates: int = 0  # indexed, marked `duplicate_of` an earlier copy
     clusters_relabelled: int = 0  # existing clusters given an earlier representative or merged
     settled: int = 0  # cluster pointers moved because other writers ran at the same time
@@ -124,6 +125,8 @@ class RunReport:
             lines.append(("prepare", f"{plural(items['prepare'], 'article')}", seconds["prepare"]))
         if "enrich" in self.stage_seconds:
             lines.append(("enrich", f"{plural(items['enrich'], 'article')}"
+                          + (f", {self.enrichment_kept:,} unchanged since enriched"
+                             if self.enrichment_kept else "")
                           + (f", {failed['enrich-error']:,} failed" if failed["enrich-error"] else ""),
                           seconds["enrich"]))
         if "cluster" in self.stage_seconds:
@@ -180,6 +183,8 @@ class RunReport:
             ("near-duplicates (kept, marked)", self.near_duplicates),
             ("clusters relabelled", self.clusters_relabelled),
         ]
+        if self.enrichment_kept:
+            rows.append(("enrichment kept (read again unchanged)", self.enrichment_kept))
         if self.settled:
             rows.append(("cluster pointers settled after other writers", self.settled))
         rows += [(f"skipped: {reason}", n) for reason, n in sorted(self.skipped.items())]
@@ -201,6 +206,7 @@ class RunReport:
                 "fetched": self.fetched, "listing_failures": dict(self.listing_failures),
                 "inputs": self.inputs, "created": self.created, "updated": self.updated,
                 "unchanged": self.unchanged, "indexed": self.indexed,
+                "enrichment_kept": self.enrichment_kept,
                 "dead_lettered": self.dead_lettered, "near_duplicates": self.near_duplicates,
                 "clusters_relabelled": self.clusters_relabelled, "settled": self.settled,
                 "skipped": dict(self.skipped),

@@ -3,6 +3,8 @@ relevance, and which model and taxonomy versions produced them."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import logging
 import multiprocessing
 import sys
@@ -68,6 +70,39 @@ def load_nlp(model: str = DEFAULT_MODEL) -> Any:
         if pipe not in needed:
             nlp.remove_pipe(pipe)
     return nlp
+
+
+def read_model_meta(model: str) -> dict[str, Any] | None:
+    """The `meta.json` of a model directory or installed package, read without importing
+    spaCy; None when the model is found some other way."""
+    path: Path | None = Path(model)
+    if path is None or not path.is_dir():
+        try:
+            spec = importlib.util.find_spec(model)
+        except (ImportError, ValueError):
+            spec = None
+        path = Path(spec.origin).parent if spec and spec.origin else None
+    meta = path / "meta.json" if path else None
+    try:
+        return json.loads(meta.read_text()) if meta and meta.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+class LazyPipeline:
+    """A spaCy pipeline loaded on first use (`load_nlp`, cached): a run whose batches hold no
+    English article, or only articles enriched before (`tasks.enrich.reuse`), never pays
+    for importing spaCy and loading the model. Its `meta` comes from `meta.json`."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return read_model_meta(self.model) or load_nlp(self.model).meta
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(load_nlp(self.model), name)
 
 
 def read_model_config(model: str) -> Any:
@@ -237,12 +272,13 @@ class Enricher:
             texts.append(ner_text(article))
         english = [i for i, a in enumerate(articles) if a.language in NER_LANGUAGES]
         ents: dict[int, list[tuple[str, str]]] = {i: [] for i in range(len(articles))}
-        processes = worker_processes(self.n_process, len(english), self.batch_size,
-                                     multiprocessing.current_process().daemon)
-        docs = self.nlp.pipe((texts[i] for i in english), batch_size=self.batch_size,
-                             n_process=processes)
-        for i, doc in zip(english, docs, strict=True):
-            ents[i] = [(e.text, e.label_) for e in doc.ents]
+        if english:  # else the model is not even loaded
+            processes = worker_processes(self.n_process, len(english), self.batch_size,
+                                         multiprocessing.current_process().daemon)
+            docs = self.nlp.pipe((texts[i] for i in english), batch_size=self.batch_size,
+                                 n_process=processes)
+            for i, doc in zip(english, docs, strict=True):
+                ents[i] = [(e.text, e.label_) for e in doc.ents]
         version = self.version
         for i, article in enumerate(articles):
             mentions = canonical_mentions(ents[i], texts[i], self.table)
@@ -275,8 +311,8 @@ def enrich_or_skip(enricher: Enricher, articles: list[Article]) -> tuple[list[Ar
 
 @cache
 def default_enricher(model: str = DEFAULT_MODEL, n_process: int = 1) -> Enricher:
-    """The enricher for a model (cached: spaCy takes ~1.5 s to load)."""
-    return Enricher(load_nlp(model), load_alias_table(), load_taxonomy(), n_process=n_process)
+    """The enricher for a model (cached; the model is loaded when first needed)."""
+    return Enricher(LazyPipeline(model), load_alias_table(), load_taxonomy(), n_process=n_process)
 
 
 def enricher_for(settings: Settings) -> Enricher:

@@ -120,9 +120,10 @@ def stage(run: IngestRun, batch: list[Article | Skip], window: DateWindow) -> St
     report.add_skips(dropped)
     enriched: list[Article] = []
     failed: list[Skip] = []
-    if ready:  # the spaCy model is loaded by the first batch that has articles to enrich
+    if ready:  # the spaCy model is loaded by the first batch with English articles to enrich
         with report.timing("enrich", len(ready)):
-            enriched, failed = steps.enrich_batch(ready, run.settings)
+            enriched, failed, kept = steps.enrich_batch(ready, run.es, run.settings)
+        report.enrichment_kept += kept
     report.add_skips(failed)
     return Staged(len(batch), enriched, skips + dropped + failed, outside)
 

@@ -18,12 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial, wraps
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from elasticsearch import Elasticsearch
 
 from tasks.dedupe.clusters import DedupeResult, dedupe_batch
 from tasks.enrich.enricher import enrich_or_skip, enricher_for
+from tasks.enrich.reuse import split_reusable
 from tasks.fetch.session import FetchSession
 from tasks.fetch.web import Discovery, discover, extraction_pool, fetch_articles
 from tasks.models import Article, Link, Skip, split_skips
@@ -32,7 +33,7 @@ from tasks.rebuild import rebuild_hits
 from tasks.report import RunReport
 from tasks.settings import ConfigError, Settings
 from tasks.sources import Source
-from tasks.store.bulk import IndexReport
+from tasks.store.bulk import IndexReport, stored_articles
 from tasks.store.reindex import ReindexResult, reindex
 from tasks.store.setup import setup_indices
 from tasks.store.state import (
@@ -81,10 +82,22 @@ def ensure_indices(es: Elasticsearch, settings: Settings) -> str:
     return setup_indices(es, settings).index
 
 
-def enrich_batch(articles: list[Article], settings: Settings) -> tuple[list[Article], list[Skip]]:
+class Enriched(NamedTuple):
+    articles: list[Article]  # enriched now or before, in input order
+    skips: list[Skip]  # articles the enricher failed on
+    kept: int  # of `articles`, how many kept the enrichment stored with them
+
+
+def enrich_batch(articles: list[Article], es: Elasticsearch, settings: Settings) -> Enriched:
     """Language, canonical entities, topics, conflicts and relevance for one batch; articles
-    the enricher fails on become skips."""
-    return enrich_or_skip(enricher_for(settings), articles)
+    the index holds unchanged, enriched by the same versions, keep their stored enrichment
+    (`tasks.enrich.reuse`); articles the enricher fails on become skips."""
+    enricher = enricher_for(settings)
+    stored = stored_articles(es, settings.write_alias, [a.id for a in articles])
+    kept, todo = split_reusable(articles, stored, enricher.version)
+    enriched, failed = enrich_or_skip(enricher, todo) if todo else ([], [])
+    order = {a.id: i for i, a in enumerate(articles)}
+    return Enriched(sorted(kept + enriched, key=lambda a: order[a.id]), failed, len(kept))
 
 
 def cluster_batch(articles: list[Article], es: Elasticsearch, settings: Settings) -> DedupeResult:
@@ -176,7 +189,7 @@ class Steps:
     summary goes (the log, or also a Prefect artifact)."""
 
     prepare: Callable[..., tuple[list[Article], list[Skip]]]
-    enrich_batch: Callable[..., tuple[list[Article], list[Skip]]]
+    enrich_batch: Callable[..., Enriched]
     cluster_batch: Callable[..., DedupeResult]
     start_index: Callable[..., Pending[IndexReport]]  # index_batch in the background
     ensure_indices: Callable[..., str]
@@ -239,7 +252,7 @@ def local_steps(settings: Settings) -> Steps:
     import or server start, and nothing is tracked in a Prefect API."""
     return Steps(
         prepare=prepare,
-        enrich_batch=enrich_batch,
+        enrich_batch=retried(enrich_batch),
         cluster_batch=retried(cluster_batch),
         start_index=partial(in_background, retried(index_batch)),
         ensure_indices=retried(ensure_indices),

@@ -138,28 +138,44 @@ def set_coverage_date(doc: dict[str, Any], seen_before: str | None = None) -> di
     return doc
 
 
+def _found(es: Elasticsearch, index: str, ids: list[str], fields: list[str] | None,
+           retry: Retry | None) -> dict[str, dict[str, Any]]:
+    """The mget docs of the ids the index holds (a per-document error is retried: without
+    it we cannot tell new from existing)."""
+    if not ids:
+        return {}
+
+    def read() -> dict[str, dict[str, Any]]:
+        resp = es.mget(index=index, ids=ids, source_includes=fields) if fields else \
+            es.mget(index=index, ids=ids)
+        found = {}
+        for doc in resp["docs"]:
+            if "error" in doc:  # e.g. a shard not available
+                raise TransientError(f"mget of {doc.get('_id')} failed: {doc['error']}")
+            if doc.get("found"):
+                found[doc["_id"]] = doc
+        return found
+
+    return call(read, retry, f"mget of {len(ids)} ids")
+
+
 def fetch_existing(es: Elasticsearch, index: str, ids: list[str],
                    retry: Retry | None = None) -> dict[str, Existing]:
     """Hash, first-ingest and first-seen times and version of the given ids where the index
     has them (429/5xx, transport failures and per-document errors retried)."""
-    if not ids:
-        return {}
+    found = _found(es, index, ids, ["doc_hash", "ingested_at", "published_at", "fetched_at",
+                                    "coverage_date"], retry)
+    return {id_: Existing(doc.get("_source", {}).get("doc_hash"),
+                          doc.get("_source", {}).get("ingested_at"), doc["_seq_no"],
+                          doc["_primary_term"], first_seen(doc.get("_source", {})))
+            for id_, doc in found.items()}
 
-    def read() -> dict[str, Existing]:
-        resp = es.mget(index=index, ids=ids, source_includes=[
-            "doc_hash", "ingested_at", "published_at", "fetched_at", "coverage_date"])
-        found = {}
-        for doc in resp["docs"]:
-            if "error" in doc:  # e.g. a shard not available: we cannot tell new from existing
-                raise TransientError(f"mget of {doc.get('_id')} failed: {doc['error']}")
-            if doc.get("found"):
-                src = doc.get("_source", {})
-                found[doc["_id"]] = Existing(src.get("doc_hash"), src.get("ingested_at"),
-                                             doc["_seq_no"], doc["_primary_term"],
-                                             first_seen(src))
-        return found
 
-    return call(read, retry, f"mget of {len(ids)} ids")
+def stored_articles(es: Elasticsearch, index: str, ids: list[str],
+                    retry: Retry | None = None) -> dict[str, Article]:
+    """The articles the index holds under the given ids, as `Article`s."""
+    return {id_: Article.from_document(id_, doc.get("_source", {}))
+            for id_, doc in _found(es, index, ids, None, retry).items()}
 
 
 def outcome_of(op: str) -> str:
