@@ -55,6 +55,23 @@ def use_prefect(prefect: bool | None, dask: bool = False) -> bool:
     return dask or configured_prefect_api() is not None
 
 
+FLOW_RUN_ENVIRONMENT = {
+    # The temporary Prefect server inherits these: no telemetry calls from offline machines,
+    # and 90 s to start instead of 20 (a busy 2-core machine needs longer).
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "90",
+    # One "Finished in state Completed()" line per task run says nothing on a terminal; the
+    # Prefect UI still shows every task run's state. Warnings and errors are still printed.
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "WARNING",
+}
+
+
+def _for_a_flow_run() -> None:
+    """The environment of a flow run started from the command line (unless set already)."""
+    for name, value in FLOW_RUN_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+
+
 def preflight(settings: Settings, paths: Sequence[str] = ()) -> None:
     """What would fail a run, checked before it starts: inputs exist, the cluster answers."""
     from tasks.pipeline.run import check_paths
@@ -72,6 +89,7 @@ def ingest(settings: Settings, paths: list[str], batch_size: int, *, dask: bool 
     check_batch_size(batch_size)
     preflight(settings, paths)
     if use_prefect(prefect, dask):
+        _for_a_flow_run()
         from flows.ingest import ingest_files as flow
 
         return flow(paths=paths, batch_size=batch_size, dask=dask)
@@ -91,6 +109,7 @@ def sources(settings: Settings, sources_file: str, only: list[str] | None, batch
     enabled_sources(sources_file, only)  # a bad file or name fails here, before the run
     preflight(settings)
     if use_prefect(prefect):
+        _for_a_flow_run()
         from flows.ingest import ingest_sources as flow
 
         return flow(sources_file=sources_file, only=only, batch_size=batch_size)
@@ -120,6 +139,7 @@ def backfill(settings: Settings, *, paths: list[str], url_list: str | None, warc
               "sources_file": sources_file, "only": only or None, "since": start, "until": end,
               "refetch": refetch, "batch_size": batch_size, "warcs": warcs or None}
     if use_prefect(prefect, dask):
+        _for_a_flow_run()
         from flows.backfill import backfill as flow
 
         return flow(**params, dask=dask)  # type: ignore[call-overload]
@@ -133,6 +153,7 @@ def reindex(settings: Settings, rebuild: bool, *, prefect: bool | None = None) -
     """`ceasefire reindex`: a new index from the current one, aliases swapped."""
     preflight(settings)
     if use_prefect(prefect):
+        _for_a_flow_run()
         from flows.reindex import reindex_flow
 
         return reindex_flow(rebuild=rebuild)
