@@ -87,3 +87,18 @@ def test_sources_end_to_end_then_a_no_op_run(sources_file, sites, es, settings):
 def test_unknown_source_name_is_a_clear_error(sources_file):
     with pytest.raises(ValueError, match="no enabled source named nope"):
         ingest_sources(sources_file=str(sources_file), only=["nope"])
+
+
+def test_sources_in_this_process_count_and_remember_as_the_flow(sources_file, sites, es, settings):
+    from ceasefire import running
+    from tasks.settings import Settings
+
+    settings = Settings.from_env()  # with the fixture's allowed loopback networks
+    first = running.sources(settings, str(sources_file), None, 500, prefect=False)
+    assert first.balanced and first.created == 6 and first.near_duplicates == 1
+    assert dict(first.skipped) == {"robots-disallowed": 1, "http-404": 1}
+    lines = first.stage_lines()
+    assert [line.split()[0] for line in lines][:3] == ["discover", "fetch", "read"]
+    assert lines[0].startswith("discover  3 sources: ")
+    second = running.sources(settings, str(sources_file), None, 500, prefect=False)
+    assert (second.feeds_not_modified, second.fetched, second.inputs, second.created) == (2, 0, 0, 0)
