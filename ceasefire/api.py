@@ -35,7 +35,7 @@ from ceasefire.export import (
 )
 from ceasefire.facets import list_facets
 from ceasefire.mapping import COVERAGE_DATE, has_field
-from ceasefire.query import FilterError, Filters
+from ceasefire.query import MAX_QUERY_CHARS, MAX_VALUE_CHARS, FilterError, Filters
 from ceasefire.search import search
 from ceasefire.timeline import timeline
 from tasks.settings import Settings, secret
@@ -44,15 +44,16 @@ from tasks.store.retrying import TransientError
 
 LOGGER = logging.getLogger(__name__)
 
-MAX_QUERY = 500  # characters of query text: longer is not a researcher's query
-MAX_VALUES = 20  # values per filter
-MAX_VALUE = 200  # characters per filter value
+# The limits the CLI has (ceasefire.query checks them: FilterError, 422 with its message).
+MAX_QUERY = MAX_QUERY_CHARS
+MAX_VALUE = MAX_VALUE_CHARS
 API_KEY_HEADER = "X-API-Key"
 # auto_error off: the check says 401 itself (and passes everything when no key is set).
 KEY_HEADER = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
-Text = Annotated[str, Query(max_length=MAX_QUERY, description="search text (empty: every article)")]
+Text = Annotated[str, Query(description=f"search text (empty: every article; at most {MAX_QUERY} "
+                                        "characters and 1000 words)")]
 DATE_HELP = "YYYY-MM-DD, YYYY-MM, YYYY (all of it) or an ISO time"
 Values = Annotated[list[str], Query(description="repeatable; any value may match")]
 
@@ -76,13 +77,8 @@ def filters_of(source: Values = [], language: Values = [], conflict: Values = []
                                                       description=DATE_HELP)] = None,
                date_to: Annotated[str | None, Query(alias="to", max_length=40,
                                                   description=DATE_HELP)] = None) -> Filters:
-    """The filters of a request, named as the CLI flags (FilterError: 422)."""
-    lists = {"source": source, "language": language, "conflict": conflict, "topic": topic,
-             "person": person, "place": place, "organization": organization}
-    for name, values in lists.items():
-        if len(values) > MAX_VALUES or any(len(v) > MAX_VALUE for v in values):
-            raise FilterError(f"{name}: at most {MAX_VALUES} values of at most {MAX_VALUE} "
-                              "characters each")
+    """The filters of a request, named as the CLI flags (FilterError: 422, with the
+    CLI's limits: at most MAX_VALUES values of at most MAX_VALUE characters)."""
     return Filters(source=source, language=language, conflict=conflict, topic=topic,
                    person=person, place=place, organization=organization,
                    min_relevance=min_relevance, published_from=date_from, published_to=date_to)

@@ -46,6 +46,24 @@ class FilterError(ConfigError, ValueError):
     says why in one line and exits 2, like any other usage problem."""
 
 
+# What one request may ask, the same for the CLI and the HTTP API: Elasticsearch turns every
+# word into a clause per search field, and refuses ~1,500 words ("too many clauses").
+MAX_QUERY_CHARS = 10_000  # characters of query text
+MAX_QUERY_TERMS = 1_000  # words of query text
+MAX_VALUES = 20  # values per filter
+MAX_VALUE_CHARS = 1_000  # characters per filter value
+
+
+def check_text(text: str) -> None:
+    """FilterError for query text longer than Elasticsearch can take as one query."""
+    terms = len(text.split())
+    if len(text) > MAX_QUERY_CHARS or terms > MAX_QUERY_TERMS:
+        raise FilterError(f"the query is too long ({len(text)} characters, {terms} words): at most "
+                          f"{MAX_QUERY_CHARS} characters and {MAX_QUERY_TERMS} words, as "
+                          "Elasticsearch refuses longer ones (too many clauses); search for the "
+                          "distinctive words, or narrow with filters")
+
+
 @dataclass(frozen=True, slots=True)
 class Period:
     """What a date bound covers: [start, end). An exact time covers one instant (end = start)."""
@@ -112,6 +130,13 @@ class Filters:
 
 def check(filters: Filters) -> None:
     """FilterError unless every filter can be asked of the index."""
+    for name in FIELDS:
+        values = getattr(filters, name)
+        longest = max((len(v) for v in values), default=0)
+        if len(values) > MAX_VALUES or longest > MAX_VALUE_CHARS:
+            raise FilterError(f"{name}: at most {MAX_VALUES} values of at most {MAX_VALUE_CHARS} "
+                              f"characters each (given: {len(values)}, the longest "
+                              f"{longest} characters)")
     date_range(filters)
     if filters.min_relevance is not None:
         x = filters.min_relevance
@@ -220,6 +245,7 @@ def article_query(text: str, filters: Filters | None = None) -> dict[str, Any]:
     text: every article) and `filters`."""
     must: list[dict[str, Any]] = []
     should: list[dict[str, Any]] = []
+    check_text(text)
     if text.strip():
         must.append({"simple_query_string": {"query": text, "fields": SEARCH_FIELDS,
                                              "default_operator": "and"}})

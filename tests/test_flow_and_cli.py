@@ -48,7 +48,7 @@ def test_ingest_flow_reports_bad_inputs_and_indexes_the_rest(flow_env, es):
 
 
 def test_ingest_flow_validates_parameters(flow_env):
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch size"):
         ingest_files(paths=[str(EXAMPLES)], batch_size=0)
 
 

@@ -1,0 +1,7 @@
+"""`python -m ceasefire.cli ...`"""
+
+import sys
+
+from ceasefire.cli.app import main
+
+sys.exit(main())
