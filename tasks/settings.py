@@ -21,7 +21,7 @@ from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, Setting
 from pydantic_settings.sources.utils import parse_env_vars
 
 import index_mappings
-from tasks.fetch.net_guard import IPNetwork, parse_networks
+from tasks.fetch.addresses import IPNetwork, parse_networks
 
 ES_VERSION = "8.19.21"
 S = TypeVar("S", bound=BaseSettings)

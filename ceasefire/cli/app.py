@@ -12,6 +12,7 @@ import typer
 from typer._click import exceptions as click_errors  # typer vendors click
 
 from ceasefire.cli import deadletter, ops, research
+from ceasefire.cli.common import pyarrow_blocked
 from ceasefire.cli.errors import EXIT_CONFIG, EXIT_FAILED, explain, redact, secrets_from_env
 
 DISTRIBUTION = "ceasefire-etl"
@@ -137,7 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _light_flags()
     STATE.update(verbose=False, debug=False)
     try:
-        code = command.main(args=args, prog_name="ceasefire", standalone_mode=False)
+        with pyarrow_blocked():
+            code = command.main(args=args, prog_name="ceasefire", standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:  # `ceasefire` alone: its help, exit 2
         exc.show()
         return exc.exit_code

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +42,28 @@ def settings() -> Settings:
     from tasks.settings import Settings
 
     return Settings.from_env()
+
+
+@contextmanager
+def pyarrow_blocked() -> Iterator[None]:
+    """While a command runs, `import pyarrow` fails unless the command asks for it
+    (`allow_pyarrow`): the Elasticsearch client's serializer imports pyarrow whenever it is
+    installed, for ES|QL Arrow responses we never request: half a second of every command."""
+    blocked = "pyarrow" not in sys.modules
+    if blocked:
+        sys.modules["pyarrow"] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        yield
+    finally:
+        if blocked:
+            allow_pyarrow()
+
+
+def allow_pyarrow() -> None:
+    """Let this process import pyarrow (Parquet export): call before anything imports it."""
+    if "pyarrow" in sys.modules and sys.modules["pyarrow"] is None:
+        del sys.modules["pyarrow"]
+
 
 
 def existing(paths: list[Path], what: str = "input") -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ceasefire.cli.common import choose, command, in_range, settings
+from ceasefire.cli.common import allow_pyarrow, choose, command, in_range, settings
 from ceasefire.cli.errors import EXIT_CONFIG, EXIT_INCOMPLETE, EXIT_OK, UserError
 from ceasefire.cli.output import err, out, print_json, say, table, warn
 
@@ -236,6 +236,7 @@ def export(output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE"
     Reads from one point in time, so the file is consistent; exits 1 if it does not hold
     every matching article.
     """
+    allow_pyarrow()  # Parquet, before the Elasticsearch client is imported
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ceasefire.export import ExportError, default_fields, format_for, parse_fields

@@ -7,8 +7,6 @@ from collections.abc import Iterator
 
 from tasks.batches import batched
 from tasks.extract.read_files import iter_inputs
-from tasks.fetch.session import open_fetch_session
-from tasks.fetch.web import fetch_settings_for
 from tasks.models import Article, Skip
 from tasks.pipeline.run import ALL_TIME, IngestRun
 from tasks.sources import Source
@@ -20,6 +18,9 @@ def web_inputs(run: IngestRun, web: list[Source], *, backfill: bool = False,
                refetch: bool = False, window: DateWindow = ALL_TIME) -> Iterator[Article | Skip]:
     """Discover links, keep the new ones, then fetch and extract their pages a batch at a
     time, with one fetcher for the run."""
+    from tasks.fetch.session import open_fetch_session  # the HTTP stack: when fetching
+    from tasks.fetch.web import fetch_settings_for
+
     settings, es, report, steps = run.settings, run.es, run.report, run.steps
     robots = load_robots(es, settings.state_index)
     with open_fetch_session(fetch_settings_for(settings, web), robots) as fetching:

@@ -18,15 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial, wraps
-from typing import Any, NamedTuple, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, ParamSpec, Protocol, TypeVar
 
 from elasticsearch import Elasticsearch
 
 from tasks.dedupe.clusters import DedupeResult, dedupe_batch
 from tasks.enrich.enricher import enrich_or_skip, enricher_for
 from tasks.enrich.reuse import split_reusable
-from tasks.fetch.session import FetchSession
-from tasks.fetch.web import Discovery, discover, extraction_pool, fetch_articles
 from tasks.models import Article, Link, Skip, split_skips
 from tasks.prepare import prepare_articles
 from tasks.rebuild import rebuild_hits
@@ -46,6 +44,10 @@ from tasks.store.state import (
     save_robots,
 )
 from tasks.store.write import write_batch
+
+if TYPE_CHECKING:  # the HTTP stack and trafilatura (1.2 s): imported by runs that fetch
+    from tasks.fetch.session import FetchSession
+    from tasks.fetch.web import Discovery
 
 LOGGER = logging.getLogger(__name__)
 P = ParamSpec("P")
@@ -124,6 +126,8 @@ def discover_links(sources: list[Source], fetching: FetchSession, es: Elasticsea
     `conditional` sends the stored validators (304 when nothing changed) and stores the new
     ones; a backfill lists everything and leaves the validators of the hourly runs alone.
     """
+    from tasks.fetch.web import discover
+
     states = load_feed_states(es, settings.state_index) if conditional else {}
     found = fetching.call(discover, sources, states)
     if conditional:
@@ -144,6 +148,8 @@ def select_new_links(links: list[Link], es: Elasticsearch, settings: Settings,
 def fetch_pages(links: list[Link], fetching: FetchSession, es: Elasticsearch,
                 settings: Settings) -> tuple[list[Article], list[Skip], int]:
     """Download and extract article pages: (articles, skips, pages downloaded)."""
+    from tasks.fetch.web import extraction_pool, fetch_articles
+
     with extraction_pool(len(links)) as pool:
         items, downloaded = fetching.call(fetch_articles, links, executor=pool)
     save_robots(es, settings.state_index, fetching.robots)
