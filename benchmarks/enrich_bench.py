@@ -1,6 +1,7 @@
 """Enrichment evaluation and throughput.
 
     .venv/bin/python -m benchmarks.enrich_bench            # quality on the labelled set + speed
+    .venv/bin/python -m benchmarks.enrich_bench --quality  # quality only (no speed part)
     .venv/bin/python -m benchmarks.enrich_bench --details  # per-article misses
     .venv/bin/python -m benchmarks.enrich_bench --compare [--pipes tok2vec+ner,ner]
         [--processes 1,2] [--articles 1000] [--rounds 3]      # pipelines x processes
@@ -9,7 +10,9 @@
 
 Quality on benchmarks/enrich_eval/articles.jsonl (labelled by hand, 7 languages): language
 accuracy; entity precision/recall per kind after canonicalisation; topic and conflict
-precision/recall; "about a ceasefire" accuracy (relevance >= 0.5). Speed: articles/s and
+precision/recall (all topics, and the ceasefire topics alone); "about a ceasefire" accuracy
+(relevance >= 0.5); whether topics and relevance agree (a ceasefire topic only with
+relevance > 0, relevance > 0 only with a ceasefire term: `tasks.enrich.topics`). Speed: articles/s and
 words/s of the whole enrichment step next to spaCy alone (same model, same components, same
 texts); the ratio is the overhead of our code.
 
@@ -31,11 +34,12 @@ import statistics
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import spacy
 
 from tasks.clean import clean_article
+from tasks.enrich.canonical import tokens
 from tasks.enrich.enricher import (
     DEFAULT_MODEL,
     Enricher,
@@ -44,6 +48,7 @@ from tasks.enrich.enricher import (
     ner_text,
     read_model_config,
 )
+from tasks.enrich.topics import CEASEFIRE, CEASEFIRE_TOPICS
 from tasks.models import Article
 from testkit.syndication import load_stories
 
@@ -66,24 +71,39 @@ def evaluate(rows: list[dict], details: bool = False) -> dict[str, object]:
     """Scores of the default enricher against the gold labels."""
     articles = [clean_article(Article(title=r["title"], body=r["body"], origin=r["id"]))
                 for r in rows]
-    default_enricher().enrich(articles)
-    counts: dict[str, Counter[str]] = {k: Counter() for k in (*KINDS, "topics", "conflicts")}
+    enricher = default_enricher()
+    enricher.enrich(articles)
+    keys = (*KINDS, "topics", "ceasefire_topics", "conflicts", "about_ceasefire")
+    counts: dict[str, Counter[str]] = {k: Counter() for k in keys}
     lang_ok = about_ok = 0
+    disagree: list[str] = []
     for row, art in zip(rows, articles, strict=True):
         gold = row["gold"]
         lang_ok += art.language == row["language"]
-        about_ok += ((art.relevance or 0) >= RELEVANT) == gold["about_ceasefire"]
+        about = (art.relevance or 0) >= RELEVANT
+        about_ok += about == gold["about_ceasefire"]
         predicted = {k: set(getattr(art.entities, k)) for k in KINDS}
-        predicted |= {"topics": set(art.topics), "conflicts": set(art.conflicts)}
+        predicted |= {"topics": set(art.topics), "conflicts": set(art.conflicts),
+                      "ceasefire_topics": set(art.topics) & CEASEFIRE_TOPICS,
+                      "about_ceasefire": {"yes"} if about else set()}
+        wanted = {k: set(gold.get(k, [])) for k in (*KINDS, "topics", "conflicts")}
+        wanted |= {"ceasefire_topics": set(gold["topics"]) & CEASEFIRE_TOPICS,
+                   "about_ceasefire": {"yes"} if gold["about_ceasefire"] else set()}
         for key, got in predicted.items():
-            want = set(gold.get(key, []))
+            want = wanted[key]
             counts[key].update(tp=len(got & want), fp=len(got - want), fn=len(want - got))
             if details and got != want:
                 print(f"  {row['id']} [{row['language']}] {key}: missing {sorted(want - got)} "
                       f"extra {sorted(got - want)}")
+        terms = enricher.taxonomy.phrases.count(tokens(f"{art.title}\n{art.body}"))[CEASEFIRE]
+        relevant = (art.relevance or 0) > 0
+        if (set(art.topics) & CEASEFIRE_TOPICS and not relevant) or relevant != (terms > 0):
+            disagree.append(row["id"])
     scores: dict[str, object] = {
         "articles": len(rows), "languages": dict(Counter(r["language"] for r in rows)),
-        "language_accuracy": lang_ok / len(rows), "about_ceasefire_accuracy": about_ok / len(rows)}
+        "language_accuracy": lang_ok / len(rows), "about_ceasefire_accuracy": about_ok / len(rows),
+        "topics_relevance_agreement": (len(rows) - len(disagree)) / len(rows),
+        "topics_relevance_disagree": disagree}
     for key, c in counts.items():
         scores[key] = dict(zip(("precision", "recall", "f1"), prf(c["tp"], c["fp"], c["fn"]),
                                strict=True))
@@ -196,6 +216,7 @@ def ints(text: str) -> list[int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--details", action="store_true")
+    parser.add_argument("--quality", action="store_true", help="quality only, no speed part")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--compare", action="store_true", help="pipelines x processes, interleaved")
     parser.add_argument("--pipes", default="tok2vec+ner,ner", help=f"comma-separated: {', '.join(PIPES)}")
@@ -216,16 +237,20 @@ def main() -> None:
         startup(args.sizes, args.stories, args.rounds)
         return
     scores = evaluate(load_eval(), details=args.details)
-    speed = throughput()
+    speed = None if args.quality else throughput()
     if args.json:
         print(json.dumps({"quality": scores, "speed": speed}, indent=2))
         return
     print(f"{scores['articles']} labelled articles, languages {scores['languages']}")
     print(f"language accuracy {scores['language_accuracy']:.3f}; "
-          f"about-ceasefire accuracy {scores['about_ceasefire_accuracy']:.3f}")
-    for key in (*KINDS, "entities_all", "topics", "conflicts"):
-        s = scores[key]
-        print(f"  {key:<14} P={s['precision']:.3f} R={s['recall']:.3f} F1={s['f1']:.3f}")
+          f"about-ceasefire accuracy {scores['about_ceasefire_accuracy']:.3f}; topics/relevance "
+          f"agreement {scores['topics_relevance_agreement']:.3f} "
+          f"(disagree: {', '.join(cast(list[str], scores['topics_relevance_disagree'])) or 'none'})")
+    for key in (*KINDS, "entities_all", "topics", "ceasefire_topics", "conflicts", "about_ceasefire"):
+        s = cast(dict[str, float], scores[key])
+        print(f"  {key:<16} P={s['precision']:.3f} R={s['recall']:.3f} F1={s['f1']:.3f}")
+    if speed is None:
+        return
     print(f"speed on {speed['articles']} English articles ({speed['words']} words): spaCy alone "
           f"{speed['spacy_articles_per_s']:.1f} art/s ({speed['spacy_words_per_s']:.0f} words/s); "
           f"enrichment {speed['enrich_articles_per_s']:.1f} art/s "

@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -68,9 +67,7 @@ def test_user_errors_are_plain_lines(args, env, code, says):
 
 
 def test_checks_come_before_the_slow_imports():
-    started = time.monotonic()
     result = _cli("ingest", "/nonexistent", env={"PYTHONPROFILEIMPORTTIME": "1"})
-    assert time.monotonic() - started < 10
     assert result.returncode == 2
     imported = result.stderr
     assert "prefect" not in imported and "elasticsearch" not in imported
@@ -140,16 +137,15 @@ def test_pipeline_commands_take_prefect(command, capsys):
     assert "--no-prefect" in capsys.readouterr().out
 
 
-def test_help_and_argument_errors_answer_at_once():
+def test_help_and_argument_errors_import_nothing_heavy():
+    """How they answer at once (measured: benchmarks/cli_bench.py): no client, no Prefect,
+    no settings are imported before the arguments are parsed."""
     for args in (["--help"], ["search", "--help"], ["search", "x", "--bogus"]):
-        started = time.monotonic()
-        result = _cli(*args)
-        took = time.monotonic() - started
+        result = _cli(*args, env={"PYTHONPROFILEIMPORTTIME": "1"})
         assert result.returncode in (0, 2)
-        assert took < 2, f"{args}: {took:.2f} s"  # ~0.4 s; generous for a loaded machine
-    imported = _cli("search", "x", "--bogus", env={"PYTHONPROFILEIMPORTTIME": "1"}).stderr
-    for heavy in ("elasticsearch", "prefect", "tasks.settings", "pydantic_settings", "ceasefire.search"):
-        assert f" {heavy}\n" not in imported, heavy
+        for heavy in ("elasticsearch", "prefect", "tasks.settings", "pydantic_settings",
+                      "ceasefire.search", "spacy"):
+            assert f" {heavy}\n" not in result.stderr, (args, heavy)
 
 
 def test_version():

@@ -12,6 +12,7 @@ from ceasefire.search import Filters, search
 from flows.ingest import ingest_files
 from tasks.clean import clean_article
 from tasks.enrich.enricher import ModelMissing, default_enricher, load_nlp
+from tasks.enrich.topics import CEASEFIRE_TOPICS
 from tasks.extract.html import parse_plain_text
 from tests.conftest import EXAMPLES, ROOT, sample_text
 
@@ -45,7 +46,8 @@ def test_lbc_topics_conflict_and_relevance(samples):
     assert lbc.conflicts == ["russia-ukraine"]
     assert {"energy-infrastructure-ceasefire", "prisoner-exchange"} <= set(lbc.topics)
     assert lbc.relevance > 0.8
-    assert lbc.enrichment_version.startswith("en_core_web_md-3.8.0+actors-")
+    assert lbc.enrichment_version.startswith("en_core_web_md-3.8.0+rules-")
+    assert "+actors-" in lbc.enrichment_version and "+taxonomy-" in lbc.enrichment_version
 
 
 def test_ians_is_about_the_war_not_mainly_a_ceasefire(samples):
@@ -53,6 +55,17 @@ def test_ians_is_about_the_war_not_mainly_a_ceasefire(samples):
     assert "Volodymyr Zelenskyy" in ians.entities.persons and "Donald Trump" in ians.entities.persons
     assert ians.conflicts == ["russia-ukraine"]
     assert ians.relevance < samples[0].relevance
+    # It never speaks of a ceasefire: strikes on energy facilities are not an energy truce.
+    assert ians.relevance == 0.0 and not CEASEFIRE_TOPICS & set(ians.topics)
+
+
+def test_sample_organizations_are_names(samples):
+    lbc, ians = samples
+    # Generic words NER tags ORG when capitalised, and a platform, are not organizations.
+    assert not {"State", "National Security", "Drones", "Truth Social"} & set(lbc.entities.organizations)
+    assert "Oval Office" not in lbc.entities.locations
+    # "Xinhua news agenc" (cut off in the source) and "Xinhua news agency": one name.
+    assert [o for o in ians.entities.organizations if "Xinhua" in o] == ["Xinhua"]
 
 
 def test_missing_model_says_how_to_install():

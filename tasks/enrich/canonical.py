@@ -1,7 +1,10 @@
 """Canonical entities: the actor alias table, gazetteer matching, and cleanup of raw NER mentions.
 
 "Zelensky", "Zelenskyy", "Volodymyr Zelenskyy", "Зеленський" -> one facet value; "Trump"
-tagged ORG -> a person; "Jacob Paul ·" -> "Jacob Paul"; "Kursk" tagged PRODUCT -> a location.
+tagged ORG -> a person; "Jacob Paul ·" -> "Jacob Paul"; "Kursk" tagged PRODUCT -> a location;
+"Xinhua news agenc" (a truncated alias) -> Xinhua; "Nakhchivan exclave" -> Nakhchivan;
+"State", "Drones", "National Security" (generic words NER tags when capitalised) and
+holidays, platforms, venues and military operations -> no entity.
 """
 
 from __future__ import annotations
@@ -19,21 +22,72 @@ import enrich_data
 from enrich_data.schema import load_actors
 
 DATA_DIR = enrich_data.DATA_DIR
+# The version of the code rules in this module and in tasks.enrich.topics: bump on every change
+# to what they produce (stored enrichment is reused while Enricher.version is unchanged).
+ENRICHMENT_RULES = "2"
 KINDS = ("person", "organization", "group", "location")
-MAX_ALIAS_TOKENS = 6
 # Titles and honorifics that precede names in news copy; dropped before lookup.
 HONORIFICS = re.compile(
-    r"^(?:(?:mr|mrs|ms|dr|sir|dame|president|vice president|prime minister|pm|premier|"
+    r"^(?:(?:mr|mrs|ms|(?-i:Dr)|sir|dame|president|vice president|prime minister|pm|premier|"
     r"chancellor|king|queen|prince|crown prince|emir|sheikh|general|gen|lt gen|colonel|"
     r"secretary(?: of state)?|foreign minister|defence minister|defense minister|minister|"
     r"ambassador|envoy|special envoy|senator|sen|rep|representative|speaker|mayor|governor|"
     r"spokesman|spokeswoman|spokesperson|commander|ayatollah|pope|former)\.?\s+)+",
     re.IGNORECASE)
 _EDGE_JUNK = " \t\n\r·•|,;:.!?\"'“”‘’()[]{}-–—"
-_TOKEN_RE = re.compile(r"\w+(?:['’]\w+)*", re.UNICODE)
+# A word; a French/Italian elided article or pronoun before it ("l'OMS", "d'Omdourman") and
+# an English possessive after it ("Rwanda's") are not part of it, an inner apostrophe is
+# ("Sana'a", "O'Brien").
+_TOKEN_RE = re.compile(r"(?:\b(?:[ldjnmtsc]|qu)['’](?=\w))?(\w+(?:['’](?!s\b)\w+)*)(?:['’]s\b)?",
+                       re.IGNORECASE)
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _ARABIC = re.compile(r"[\u0600-\u06ff]")
 _ARABIC_PROCLITICS = ("وال", "بال", "لل", "فال", "كال", "ال", "و", "ب", "ل", "ف")
+# Lower-case words NER takes into a name: determiners, bylines, compass and position
+# modifiers ("eastern Democratic Republic of Congo" -> "Democratic Republic of Congo").
+_LEADING_WORDS = re.compile(
+    r"^(?:(?:the|by|a|an|(?:north|south|east|west)(?:ern)?|(?:north|south)-?(?:east|west)(?:ern)?|"
+    r"central|occupied|mainland|neighbou?ring)\s+)+")
+# Words that name a kind of body, office, rank or thing, not one organisation or place. A
+# mention made only of these (and of function words) is not a name: NER tags them ORG/GPE
+# when capitalised ("Secretary of State" -> "State", "Drones", "National Security", "Army").
+GENERIC_WORDS = frozenset({
+    "state", "states", "government", "governments", "ministry", "ministries", "department",
+    "departments", "defence", "defense", "security", "national", "army", "armies", "navy", "naval",
+    "military", "armed", "forces", "force", "air", "police", "intelligence", "council", "committee",
+    "commission", "agency", "agencies", "office", "administration", "authority", "authorities",
+    "cabinet", "parliament", "assembly", "court", "courts", "supreme", "constitutional", "general",
+    "central", "federal", "joint", "staff", "command", "headquarters", "service", "services",
+    "presidency", "president", "presidential", "minister", "ministers", "prime", "foreign",
+    "affairs", "interior", "justice", "finance", "economy", "energy", "health", "bureau", "board",
+    "party", "league", "coalition", "opposition", "rebels", "rebel", "militia", "militias",
+    "regime", "embassy", "mission", "delegation", "secretariat", "secretary", "spokesman",
+    "spokesperson", "news", "press", "media", "drone", "drones", "missile", "missiles", "troops",
+    "soldiers", "border", "guard", "guards", "coast", "public", "union", "republic", "kingdom",
+    "federation", "chamber", "senate", "house", "upper", "lower", "high", "higher", "international",
+    "special", "operations", "unit", "units", "division", "brigade", "battalion", "corps", "fleet",
+    "shipowners",
+})
+MAX_GENERIC_WORDS = 2  # "National Security" is generic; "International Court of Justice" a name
+FUNCTION_WORDS = frozenset(["of", "the", "and", "for", "on", "in", "at", "to", "a", "an"])
+# Not entities by the labelling rules (benchmarks/enrich_eval/NAMES.md): holidays and
+# commemorations, the channels officials post on (not the companies that are also news:
+# Facebook, YouTube...), rooms and venues, events and awards.
+_NOT_ENTITIES = (
+    "Easter", "Orthodox Easter", "Christmas", "Ramadan", "Eid", "Eid al-Fitr", "Eid al-Adha",
+    "Victory Day", "Thanksgiving", "Independence Day", "New Year", "Passover", "Hanukkah",
+    "Truth Social", "Telegram", "Oval Office", "Rose Garden", "Situation Room", "Grand Slam", "French Open",
+    "Wimbledon", "Nobel Peace Prize", "Nobel Prize", "Olympics", "World Cup",
+)
+# Trailing descriptors after a known name: "Nakhchivan exclave" -> Nakhchivan,
+# "Xinhua news agency" -> Xinhua, "Hamas movement" -> Hamas; only onto the same kind.
+DESCRIPTOR_KIND = {
+    "region": "location", "province": "location", "oblast": "location", "exclave": "location",
+    "enclave": "location", "district": "location", "governorate": "location",
+    "agency": "organization", "news": "organization", "company": "organization",
+    "movement": "group", "militia": "group", "rebels": "group",
+}
+MIN_TRUNCATED = 3  # letters of a cut-off last word ("agenc") that may complete to an alias
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +139,12 @@ def _stem(token: str) -> str:
             if token.endswith(ending) and len(token) - len(ending) >= 3:
                 return token[: -len(ending)]
         return token
-    if _ARABIC.search(token):
-        for clitic in _ARABIC_PROCLITICS:
-            if token.startswith(clitic) and len(token) - len(clitic) >= 3:
-                return token[len(clitic):]
+    while _ARABIC.search(token):  # stacked proclitics: و+ب+... ("وبرنامج" -> "برنامج" -> ...)
+        clitic = next((c for c in _ARABIC_PROCLITICS
+                       if token.startswith(c) and len(token) - len(c) >= 3), None)
+        if clitic is None:
+            break
+        token = token[len(clitic):]
     return token
 
 
@@ -106,11 +162,56 @@ class AliasTable:
     by_name: dict[str, Actor]
     # Aliases matched with their exact capitals: "US", "UN", "WHO" are words once lower-cased.
     by_exact: dict[tuple[str, ...], Actor] = field(default_factory=dict)
+    # Every proper word-prefix of a multi-word alias key -> (the next word, the actor):
+    # completes mentions NER or the source cut off.
+    by_prefix: dict[tuple[str, ...], list[tuple[str, Actor]]] = field(default_factory=dict)
+    # Alias lengths (longest first) by first token (folded key or exact word): what `scan`
+    # tries at a position, instead of every length up to the longest alias.
+    lengths: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        starts: dict[str, set[int]] = {}
+        for table in (self.by_key, self.by_exact):
+            for k in filter(None, table):
+                starts.setdefault(k[0], set()).add(len(k))
+        self.lengths = {first: tuple(sorted(ns, reverse=True)) for first, ns in starts.items()}
+        if not self.by_prefix:
+            for key, actor in self.by_key.items():
+                for n in range(1, len(key)):
+                    self.by_prefix.setdefault(key[:n], []).append((key[n], actor))
 
     def lookup(self, mention: str) -> Actor | None:
-        """The actor a whole mention names, if any."""
-        return self.by_exact.get(tuple(_TOKEN_RE.findall(mention))) or \
-            self.by_key.get(tuple(tokens(mention)))
+        """The actor a whole mention names, if any: the mention as it is, else without
+        trailing descriptors of the actor's kind ("Nakhchivan exclave"), else a truncated
+        last word completed to the one alias it can be cut from ("Xinhua news agenc")."""
+        key = tuple(tokens(mention))
+        actor = self.by_exact.get(tuple(_TOKEN_RE.findall(mention))) or self.by_key.get(key) \
+            or self.by_key.get(("the", *key))  # "Resistance Front" for "The Resistance Front"
+        if actor is not None:
+            return actor
+        stem, kind = key, None
+        while len(stem) > 1:
+            descriptor = DESCRIPTOR_KIND.get(stem[-1])
+            if descriptor is None or kind not in (None, descriptor):
+                break
+            kind, stem = descriptor, stem[:-1]
+            actor = self.by_key.get(stem)
+            if actor is not None:
+                return actor if actor.kind == kind else None
+        return self._completed(key)
+
+    def _completed(self, key: tuple[str, ...]) -> Actor | None:
+        """The one actor with an alias `key` is cut from: whole words of a longer
+        organisation, group or place name ("Coordination Headquarters"), or words ending in
+        a word cut after at least MIN_TRUNCATED letters ("Xinhua news agenc"). Persons are
+        not completed from whole words: "Abdel Fattah" is a given name, not a cut."""
+        if len(key) < 2:
+            return None
+        found = {actor for _, actor in self.by_prefix.get(key, ()) if actor.kind != "person"}
+        if not found and len(key[-1]) >= MIN_TRUNCATED:
+            found = {actor for word, actor in self.by_prefix.get(key[:-1], ())
+                     if word.startswith(key[-1]) and word != key[-1]}
+        return found.pop() if len(found) == 1 else None
 
     def scan(self, text: str) -> Iterator[tuple[Actor, str]]:
         """Every alias occurrence in `text`, longest match first at each position."""
@@ -120,7 +221,9 @@ class AliasTable:
             keys = [_stem(fold(w)) for w in words]
         i = 0
         while i < len(keys):
-            for n in range(min(MAX_ALIAS_TOKENS, len(keys) - i), 0, -1):
+            candidates = sorted({*self.lengths.get(keys[i], ()), *self.lengths.get(words[i], ())},
+                                reverse=True)
+            for n in (n for n in candidates if n <= len(keys) - i):
                 actor = self.by_exact.get(tuple(words[i:i + n])) or \
                     self.by_key.get(tuple(keys[i:i + n]))
                 if actor is not None:
@@ -154,18 +257,56 @@ def load_alias_table(path: Path = DATA_DIR / "actors.yaml") -> AliasTable:
 
 
 def clean_mention(text: str) -> str:
-    """A raw NER span without edge punctuation, byline debris, possessive or honorifics."""
+    """A raw NER span without edge punctuation, byline debris, possessive, leading
+    determiners and modifiers, or honorifics; cleaning again changes nothing."""
     text = " ".join(text.split())
-    text = re.sub(r"['’]s$", "", text.strip(_EDGE_JUNK))
-    text = re.sub(r"^(?:the|by)\s+", "", text, flags=re.IGNORECASE)
-    text = HONORIFICS.sub("", text).strip(_EDGE_JUNK)
+    for _ in range(len(text)):  # each round shortens the text, or it is done
+        cleaned = re.sub(r"['’]s$", "", text.strip(_EDGE_JUNK))
+        cleaned = re.sub(r"^(?:the|by|an?)\s+", "", cleaned, flags=re.IGNORECASE)
+        cleaned = _LEADING_WORDS.sub("", cleaned)
+        cleaned = HONORIFICS.sub("", cleaned).strip(_EDGE_JUNK)
+        if cleaned == text:
+            break
+        text = cleaned
     return text
 
 
+def is_generic(text: str) -> bool:
+    """Whether a mention is one or two generic words ("State", "National Security", "the
+    Army"): a kind of body or thing, not the name of one. Longer official names made of
+    such words ("International Court of Justice") stay names."""
+    words = [w for w in _TOKEN_RE.findall(fold(text)) if w not in FUNCTION_WORDS]
+    return 0 < len(words) <= MAX_GENERIC_WORDS and all(w in GENERIC_WORDS for w in words)
+
+
+def _words_key(text: str) -> str:
+    return " ".join(_TOKEN_RE.findall(fold(text)))
+
+
+NOT_ENTITIES = frozenset(_words_key(name) for name in _NOT_ENTITIES)
+
+
+def is_not_entity(text: str) -> bool:
+    """Holidays, platforms, venues, events and military operations ("Operation Sindoor")."""
+    key = _words_key(text)
+    return key in NOT_ENTITIES or key.startswith("operation ")
+
+
 def is_plausible_name(text: str) -> bool:
-    """Rejects spans that are not names: too short, no letters, all lower case."""
+    """Rejects spans that are not names: too short, no letters, all lower case, lists
+    ("Fordow, Natanz"), generic words only, or things the labelling rules do not count as
+    entities. Names the alias
+    table knows are found in the text by `AliasTable.scan` whatever NER made of them."""
     letters = [ch for ch in text if ch.isalpha()]
-    return len(letters) >= 2 and not text.islower() and len(text) <= 80
+    return len(letters) >= 2 and not text.islower() and len(text) <= 80 and not is_list(text) \
+        and not is_generic(text) and not is_not_entity(text)
+
+
+def is_list(text: str) -> bool:
+    """Single words joined by commas ("Fordow, Natanz") are several names, not one;
+    "University of California, San Diego" is one."""
+    parts = text.split(",")
+    return len(parts) > 1 and all(len(part.split()) <= 1 for part in parts)
 
 
 @cache

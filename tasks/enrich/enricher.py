@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tasks.enrich.canonical import (
+    ENRICHMENT_RULES,
     Actor,
     AliasTable,
     clean_mention,
@@ -260,7 +261,8 @@ class Enricher:
 
     @property
     def version(self) -> str:
-        return f"{model_version(self.nlp)}+actors-{self.table.version}+taxonomy-{self.taxonomy.version}"
+        return (f"{model_version(self.nlp)}+rules-{ENRICHMENT_RULES}+actors-{self.table.version}"
+                f"+taxonomy-{self.taxonomy.version}")
 
     def enrich(self, articles: list[Article]) -> list[Article]:
         """Fill language, entities, countries, topics, conflicts, relevance (in place)."""

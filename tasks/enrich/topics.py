@@ -1,4 +1,12 @@
-"""Ceasefire topics, conflicts and relevance from a versioned multilingual taxonomy."""
+"""Ceasefire topics, conflicts and relevance from a versioned multilingual taxonomy.
+
+One definition of "about a ceasefire": the article uses one of the taxonomy's
+`ceasefire_terms` (a ceasefire, truce, pause in fighting or moratorium on strikes, in any of
+its languages). `relevance` grows with those terms (title hits count three times) and is 0.0
+without them; the ceasefire topics (CEASEFIRE_TOPICS) are only given to an article that has
+them. So a ceasefire topic implies relevance > 0, and relevance > 0 implies talk of a
+ceasefire: strikes on energy facilities alone are not an energy-infrastructure ceasefire.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,7 @@ from tasks.enrich.canonical import DATA_DIR, tokens
 
 CONFLICT_MIN_SCORE = 2.0  # a naming phrase, or two pieces of evidence (actors, places)
 TOPIC_MIN_HITS = 1
-RELEVANCE_SCALE = 3.0  # weighted ceasefire-term hits at which relevance reaches ~0.63
+RELEVANCE_SCALE = 2.5  # one passing mention: 0.33; a second one, or one in the title: > 0.5
 
 
 @dataclass(slots=True)
@@ -25,12 +33,16 @@ class PhraseIndex:
 
     exact: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
     prefixed: dict[str, list[tuple[tuple[str, ...], str, str]]] = field(default_factory=dict)
+    # (tokens, wildcard, label) already added: case forms that stem alike ("моратория",
+    # "мораторию") are one phrase, so one occurrence in the text counts once.
+    seen: set[tuple[tuple[str, ...], bool, str]] = field(default_factory=set)
 
     def add(self, phrase: str, label: str) -> None:
         wildcard = phrase.rstrip().endswith("*")
         toks = tokens(phrase.rstrip().rstrip("*"))
-        if not toks:
+        if not toks or (tuple(toks), wildcard, label) in self.seen:
             return
+        self.seen.add((tuple(toks), wildcard, label))
         if wildcard:
             head, stem = tuple(toks[:-1]), toks[-1]
             self.prefixed.setdefault(head[0] if head else stem[:2], []).append((head, stem, label))
@@ -56,6 +68,11 @@ class PhraseIndex:
 
 
 CEASEFIRE = "ceasefire"
+# Topics that name a kind of ceasefire (or its breach): given only with a ceasefire term.
+CEASEFIRE_TOPICS = frozenset({
+    "full-ceasefire", "partial-ceasefire", "energy-infrastructure-ceasefire",
+    "maritime-ceasefire", "humanitarian-pause", "ceasefire-violations",
+})
 
 
 @dataclass(slots=True)
@@ -106,7 +123,9 @@ def classify(title: str, body: str, entity_names: Iterable[str], taxonomy: Taxon
     """Topics, conflicts and ceasefire relevance of one article."""
     in_title = taxonomy.phrases.count(tokens(title))
     hits = in_title + taxonomy.phrases.count(tokens(body))
-    topics = [name for name in taxonomy.topics if hits[f"topic:{name}"] >= TOPIC_MIN_HITS]
+    speaks_of_ceasefire = hits[CEASEFIRE] > 0
+    topics = [name for name in taxonomy.topics if hits[f"topic:{name}"] >= TOPIC_MIN_HITS
+              and (speaks_of_ceasefire or name not in CEASEFIRE_TOPICS)]
     mentioned = set(entity_names)
     conflicts = []
     for name in taxonomy.conflicts:
