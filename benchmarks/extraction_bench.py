@@ -1,29 +1,52 @@
 """Extraction quality benchmark: main-body precision/recall/F1 of `extract_html` on real news pages.
 
-    .venv/bin/python -m benchmarks.extraction_bench            # per-page table, averages, throughput
-    .venv/bin/python -m benchmarks.extraction_bench --json     # summary as JSON
+    .venv/bin/python -m benchmarks.extraction_bench                  # project corpus: table, speed
+    .venv/bin/python -m benchmarks.extraction_bench --corpus all     # project corpus and fundus
+    .venv/bin/python -m benchmarks.extraction_bench --corpus fundus --fundus-dir PATH --rounds 7
+    .venv/bin/python -m benchmarks.extraction_bench --json           # summaries as JSON
 
-The corpus (benchmarks/extraction_corpus/) holds raw pages with hand-checked ground-truth body
-text; see its ATTRIBUTION.md. Texts are compared as sets of lower-cased 4-token shingles
-(`\\w+` tokens), so paragraph breaks and punctuation do not count, but missing, extra or
-duplicated-out-of-order passages do. Micro averages pool the shingle counts of all pages (long
-articles weigh more); macro averages are the means of the per-page figures.
+Each corpus is scored twice: `extract_html` (ours) and plain `trafilatura.extract(html)` with
+its default options. Speed is the two run over the same pages, interleaved and alternating in
+order round by round (benchmarks.interleave), reported as the median of the per-round ratios
+ours / trafilatura of seconds per corpus (below 1: ours is faster); absolute rates on a shared
+machine are noise, the ratio within one run is not.
+
+The project corpus (benchmarks/extraction_corpus/) holds raw pages with hand-checked
+ground-truth body text; see its ATTRIBUTION.md. The fundus corpus is the evaluation set of the
+Fundus news scraper (Dallabetta et al., "Fundus: A Simple-to-Use News Scraper Optimized for
+High Quality Extractions", ACL 2024 demos; github.com/dobbersc/fundus-evaluation, MIT License;
+the pages belong to their publishers): 80 English pages from 16 publishers, read in place from
+../shared/datasets/fundus-evaluation next to the repository (`--fundus-dir` or
+$CEASEFIRE_FUNDUS_DIR override it), gzipped HTML under html/ and ground_truth.json (file name ->
+`body` paragraphs, `url`); absent, it is skipped with a message.
+
+Texts are compared as sets of lower-cased 4-token shingles (`\\w+` tokens), so paragraph
+breaks and punctuation do not count, but missing, extra or duplicated-out-of-order passages do.
+Micro averages pool the shingle counts of all pages (long articles weigh more); macro averages
+are the means of the per-page figures.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
+import os
 import re
+import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.interleave import interleaved
 from tasks.extract.html import ExtractionError, extract_html
 
 CORPUS = Path(__file__).resolve().parent / "extraction_corpus"
+FUNDUS_ENV = "CEASEFIRE_FUNDUS_DIR"
+FUNDUS_DIR = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "fundus-evaluation"
 SHINGLE = 4
 _TOKEN_RE = re.compile(r"\w+")
 
@@ -92,12 +115,44 @@ def load_corpus(root: Path = CORPUS) -> list[Page]:
     return pages
 
 
+def fundus_dir(override: str | Path | None = None) -> Path:
+    """Where the fundus set is: `override`, else $CEASEFIRE_FUNDUS_DIR, else FUNDUS_DIR."""
+    return Path(override or os.environ.get(FUNDUS_ENV) or FUNDUS_DIR)
+
+
+def load_fundus(root: Path | None = None) -> list[Page]:
+    """The fundus-evaluation pages (`<Publisher>_<n>.html.gz`) with their ground-truth bodies
+    (paragraphs joined by blank lines); FileNotFoundError when the set is not at `root`."""
+    root = fundus_dir(root)
+    truth_file = root / "ground_truth.json"
+    if not truth_file.is_file():
+        raise FileNotFoundError(f"no fundus-evaluation set at {root} (no ground_truth.json)")
+    truth = json.loads(truth_file.read_text(encoding="utf-8"))
+    pages = []
+    for name in sorted(truth):
+        row = truth[name]
+        page_id = name.removesuffix(".gz").removesuffix(".html")
+        pages.append(Page(
+            id=page_id, url=row.get("url"), outlet=page_id.rsplit("_", 1)[0], language="en",
+            html=gzip.decompress((root / "html" / name).read_bytes()),
+            truth="\n\n".join(row["body"]),
+        ))
+    return pages
+
+
 Extractor = Callable[[bytes, str | None], str]
 
 
 def body_of(html: bytes, url: str | None) -> str:
     """The default extractor under test: the body of `tasks.extract.extract_html`."""
     return extract_html(html, url).body
+
+
+def trafilatura_body(html: bytes, url: str | None = None) -> str:
+    """The reference: plain `trafilatura.extract(html)` with its default options."""
+    import trafilatura
+
+    return trafilatura.extract(html) or ""
 
 
 def evaluate(pages: list[Page], extractor: Extractor = body_of) -> list[PageResult]:
@@ -128,57 +183,108 @@ def summarize(results: list[PageResult]) -> dict[str, dict[str, float]]:
     return {"micro": dict(zip(keys, micro, strict=True)), "macro": dict(zip(keys, macro, strict=True))}
 
 
-def throughput(pages: list[Page], extractor: Extractor = body_of, runs: int = 3) -> dict[str, float]:
-    """Pages/s and MB/s (HTML bytes, 10^6) of extraction alone: best of `runs` timed loops."""
-    best = float("inf")
-    for _ in range(runs):
-        start = time.perf_counter()
-        for page in pages:
-            with contextlib.suppress(ExtractionError):
-                extractor(page.html, page.url)
-        best = min(best, time.perf_counter() - start)
-    megabytes = sum(len(p.html) for p in pages) / 1e6
-    return {"seconds": best, "pages_per_s": len(pages) / best, "mb_per_s": megabytes / best,
-            "pages": len(pages), "mb": megabytes}
+def _timed_pass(pages: list[Page], extractor: Extractor) -> dict[str, float]:
+    start = time.perf_counter()
+    for page in pages:
+        with contextlib.suppress(ExtractionError):
+            extractor(page.html, page.url)
+    return {"created": len(pages), "seconds": time.perf_counter() - start}
 
 
-def _print_table(results: list[PageResult], summary: dict[str, dict[str, float]],
-                 speed: dict[str, float]) -> None:
+def speed_ratio(pages: list[Page], rounds: int = 5, ours: Extractor = body_of,
+                reference: Extractor = trafilatura_body) -> dict[str, float]:
+    """Seconds of `ours` over seconds of `reference` on the same pages, interleaved and
+    alternating in order round by round: the median of the per-round ratios (below 1: ours
+    is faster), with its range."""
+    times: dict[str, list[float]] = {"ours": [], "trafilatura": []}
+
+    def run(label: str, extractor: Extractor) -> Callable[[], dict[str, float]]:
+        def timed() -> dict[str, float]:
+            r = _timed_pass(pages, extractor)
+            times[label].append(r["seconds"])
+            return r
+        return timed
+
+    _timed_pass(pages[:2], ours)  # imports and first-call setup out of the timing
+    _timed_pass(pages[:2], reference)
+    interleaved([("ours: extract_html", run("ours", ours)),
+                 ("trafilatura.extract (defaults)", run("trafilatura", reference))], rounds)
+    ratios = [a / b for a, b in zip(times["ours"], times["trafilatura"], strict=True)]
+    return {"rounds": rounds, "ratio_median": statistics.median(ratios),
+            "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "ours_s_median": statistics.median(times["ours"]),
+            "trafilatura_s_median": statistics.median(times["trafilatura"])}
+
+
+def _print_table(results: list[PageResult], reference: list[PageResult]) -> None:
     width = max(len(r.id) for r in results)
-    print(f"{'page':<{width}}  lang      P      R     F1  error")
-    for r in results:
+    print(f"{'page':<{width}}  lang      P      R     F1  traf.F1  error")
+    for r, t in zip(results, reference, strict=True):
         print(f"{r.id:<{width}}  {r.language:<4}  {r.precision:5.3f}  {r.recall:5.3f}  {r.f1:5.3f}"
-              f"  {r.error or ''}")
+              f"  {t.f1:7.3f}  {r.error or ''}")
     print()
-    for name in ("micro", "macro"):
-        s = summary[name]
-        print(f"{name:<6} P={s['precision']:.3f}  R={s['recall']:.3f}  F1={s['f1']:.3f}")
-    print(f"throughput: {speed['pages_per_s']:.1f} pages/s, {speed['mb_per_s']:.2f} MB/s "
-          f"({speed['pages']} pages, {speed['mb']:.1f} MB, best of 3: {speed['seconds']:.2f} s)")
+
+
+def _print_summary(name: str, summary: dict[str, dict[str, float]]) -> None:
+    for kind in ("micro", "macro"):
+        s = summary[kind]
+        print(f"{name:<12} {kind:<6} P={s['precision']:.3f}  R={s['recall']:.3f}  F1={s['f1']:.3f}")
+
+
+def _corpora(which: str, fundus: str | None) -> list[tuple[str, list[Page]]]:
+    out = []
+    if which in ("project", "all"):
+        out.append(("project", load_corpus()))
+    if which in ("fundus", "all"):
+        try:
+            out.append(("fundus", load_fundus(fundus_dir(fundus))))
+        except FileNotFoundError as exc:
+            print(f"fundus corpus skipped: {exc}; pass --fundus-dir or set ${FUNDUS_ENV}",
+                  file=sys.stderr)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs for throughput (best is kept)")
+    parser.add_argument("--corpus", choices=("project", "fundus", "all"), default="project",
+                        help="which pages to score (default: the project corpus)")
+    parser.add_argument("--fundus-dir", default=None,
+                        help=f"the fundus-evaluation set (default: ${FUNDUS_ENV} or {FUNDUS_DIR})")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved speed rounds (median kept; 0: no speed comparison)")
+    parser.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no per-page table")
     args = parser.parse_args(argv)
-    pages = load_corpus()
-    results = evaluate(pages)
-    summary = summarize(results)
-    speed = throughput(pages, runs=args.runs)
-    if args.json:
+    report: dict[str, object] = {}
+    for name, pages in _corpora(args.corpus, args.fundus_dir):
+        results = evaluate(pages)
+        reference = evaluate(pages, trafilatura_body)
+        summary, ref_summary = summarize(results), summarize(reference)
+        speed = speed_ratio(pages, args.rounds) if args.rounds > 0 else None
         worst = sorted(results, key=lambda r: r.f1)[:5]
-        print(json.dumps({
+        report[name] = {
             "pages": len(results),
             "languages": sorted({r.language for r in results}),
             **summary,
+            "trafilatura": ref_summary,
             "errors": {r.id: r.error for r in results if r.error},
             "worst": [{"id": r.id, "precision": r.precision, "recall": r.recall, "f1": r.f1}
                       for r in worst],
-            "throughput": speed,
-        }, indent=2))
-    else:
-        _print_table(results, summary, speed)
+            "speed": speed,
+        }
+        if not args.json:
+            if not args.quiet:
+                _print_table(results, reference)
+            print(f"== {name}: {len(pages)} pages")
+            _print_summary("extract_html", summary)
+            _print_summary("trafilatura", ref_summary)
+            if speed:
+                print(f"speed: extract_html / trafilatura.extract seconds = "
+                      f"{speed['ratio_median']:.2f} (median of {speed['rounds']} interleaved "
+                      f"rounds; range {speed['ratio_min']:.2f}-{speed['ratio_max']:.2f})")
+            print()
+    if args.json:
+        print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

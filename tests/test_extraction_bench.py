@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import pytest
 
-from benchmarks.extraction_bench import CORPUS, PageResult, load_corpus, score, shingles, summarize
+from benchmarks.extraction_bench import (
+    CORPUS,
+    FUNDUS_DIR,
+    FUNDUS_ENV,
+    PageResult,
+    fundus_dir,
+    load_corpus,
+    load_fundus,
+    main,
+    score,
+    shingles,
+    speed_ratio,
+    summarize,
+)
 
 MANIFEST_FIELDS = {"id", "url", "outlet", "language", "source_package", "license", "notes"}
 
@@ -84,3 +98,57 @@ def test_summarize_micro_pools_counts_and_macro_averages_pages():
     assert summary["macro"]["precision"] == pytest.approx(0.5)
     assert summary["macro"]["recall"] == pytest.approx(0.25)
     assert summary["macro"]["f1"] == pytest.approx(1 / 3)
+
+
+# --- the fundus-evaluation set and the speed comparison ----------------------------------------
+
+def test_fundus_dir_override_and_env(monkeypatch, tmp_path):
+    monkeypatch.delenv(FUNDUS_ENV, raising=False)
+    assert fundus_dir() == FUNDUS_DIR
+    monkeypatch.setenv(FUNDUS_ENV, str(tmp_path))
+    assert fundus_dir() == tmp_path
+    assert fundus_dir(tmp_path / "x") == tmp_path / "x"  # the argument wins
+
+
+def test_missing_fundus_set_is_skipped_with_a_message(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError):
+        load_fundus(tmp_path)
+    main(["--corpus", "fundus", "--fundus-dir", str(tmp_path), "--rounds", "0"])
+    err = capsys.readouterr().err
+    assert "fundus corpus skipped" in err and str(tmp_path) in err
+
+
+def test_load_fundus_reads_a_set_in_its_layout(tmp_path):
+    (tmp_path / "html").mkdir()
+    (tmp_path / "html" / "Paper_0.html.gz").write_bytes(gzip.compress(b"<html><p>x</p></html>"))
+    (tmp_path / "ground_truth.json").write_text(json.dumps({"Paper_0.html.gz": {
+        "body": ["First paragraph.", "Second."], "url": "https://p.example/a",
+        "crawl_date": "2024-03-02 10:00:00"}}))
+    [page] = load_fundus(tmp_path)
+    assert (page.id, page.outlet, page.language, page.url) == ("Paper_0", "Paper", "en",
+                                                               "https://p.example/a")
+    assert page.html == b"<html><p>x</p></html>"
+    assert page.truth == "First paragraph.\n\nSecond."
+
+
+@pytest.mark.skipif(not (fundus_dir() / "ground_truth.json").is_file(),
+                    reason="fundus-evaluation set not present")
+def test_the_fundus_set_when_present():
+    pages = load_fundus()
+    assert len(pages) == 80
+    assert len({p.outlet for p in pages}) == 16
+    assert all(p.html.lstrip()[:1] == b"<" and len(p.truth) >= 200 for p in pages)
+
+
+def test_speed_ratio_interleaves_both_extractors(capsys):
+    pages = load_corpus()[:2]
+    calls: list[str] = []
+    speed = speed_ratio(pages, rounds=3, ours=lambda html, url: calls.append("ours") or "",
+                        reference=lambda html, url: calls.append("ref") or "")
+    assert speed["rounds"] == 3
+    assert speed["ratio_min"] <= speed["ratio_median"] <= speed["ratio_max"]
+    # 2 warm-up pages each, then 3 rounds of 2 pages each, in alternating order
+    assert calls.count("ours") == calls.count("ref") == 2 + 3 * 2
+    printed = capsys.readouterr().out.splitlines()
+    assert [line.split()[2] for line in printed] == ["ours:", "trafilatura.extract", "trafilatura.extract",
+                                                     "ours:", "ours:", "trafilatura.extract"]

@@ -9,7 +9,10 @@ article is kept undated rather than given an invented date.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 from dateutil import parser as dateparser
 
@@ -153,3 +156,156 @@ def sane_date(dt: datetime | None, now: datetime | None = None) -> datetime | No
 def as_aware(dt: datetime, default_tz: timezone = UTC) -> datetime:
     """`dt` with a time zone; a naive value is taken to be in `default_tz`."""
     return dt if dt.tzinfo else dt.replace(tzinfo=default_tz)
+
+
+# --- Declared publication dates: page metadata, checked against the URL path ------------------
+
+# A date or timestamp as page metadata declares it: ISO 8601 with `T` or a space before the time,
+# an offset (`Z`, `+05:30`, `-0800`, `+5:30`) or a time-zone abbreviation glued on (`EET`), or none.
+_DECLARED_RE = re.compile(
+    r"(?P<d>\d{4}-\d{2}-\d{2})"
+    r"(?:[T ](?P<t>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)"
+    r"\s?(?P<tz>Z|[+-]\d{1,2}:\d{2}|[+-]\d{4}|[A-Z]{3,4}\b)?)?"
+)
+MAX_DECLARED_CHARS = 120  # a metadata value longer than this is no date
+_MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug",
+                                       "sep", "oct", "nov", "dec"), start=1)}
+# Dates in URL paths: /2023/12/22/, /2024/mar/02/, /story/2024-03-02/, ...-2024-03-04/, /2023-11/17/
+_URL_DAY_RES = (
+    re.compile(r"/(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})(?=/|$|\.)"),
+    re.compile(r"/(?P<y>\d{4})/(?P<m>[a-z]{3})[a-z]*/(?P<d>\d{1,2})(?=/|$)", re.IGNORECASE),
+    re.compile(r"(?<![\d])(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?=/|$|[._-])"),
+    re.compile(r"/(?P<y>\d{4})-(?P<m>\d{1,2})/(?P<d>\d{1,2})(?=/|$)"),
+)
+_URL_MONTH_RE = re.compile(r"/(?P<y>\d{4})/(?P<m>\d{1,2})(?=/)")
+URL_DATE_SLACK = timedelta(days=1)  # time zones: a URL path date and a timestamp a day apart agree
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredDate:
+    """A publication date read from page metadata (or a URL path), with what it said."""
+
+    when: datetime  # aware; a value without an offset is read as UTC (see `zoned`)
+    zoned: bool = False  # the value carried its offset (kept in `when`)
+    timed: bool = False  # the value carried a time of day (else midnight)
+    source: str = ""  # where it was read: "json-ld", "meta:article:published_time", "url", ...
+
+
+def read_declared(value: object, source: str = "") -> DeclaredDate | None:
+    """The date or timestamp a metadata value declares, or None: never raises.
+
+    ISO 8601 forms (`2024-03-01T10:00:00-05:00`, `2017-11-03 03:01:00.000000`, `2024-03-01`) keep
+    their offset; other short values are read as human dates (`Fri Mar 13 21:30:09 EST 2015`).
+    Dates outside the believable range (`date_in_range`) are none.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if not text or len(text) > MAX_DECLARED_CHARS:
+        return None
+    found = _declared_iso(text)
+    if found is None and re.search(r"\d{4}", text):
+        human = parse_human_date(text)
+        if human is not None:
+            found = DeclaredDate(as_aware(human), human.tzinfo is not None,
+                                 bool(re.search(r"\d:\d\d", text)), source)
+    if found is None or not date_in_range(found.when):
+        return None
+    return DeclaredDate(found.when, found.zoned, found.timed, source)
+
+
+def _declared_iso(text: str) -> DeclaredDate | None:
+    m = _DECLARED_RE.search(text)
+    if m is None:
+        return None
+    try:
+        if m["t"] is None:
+            day = datetime.fromisoformat(m["d"])
+            return DeclaredDate(day.replace(tzinfo=UTC))
+        when = datetime.fromisoformat(f"{m['d']}T{m['t']}")
+        tz_text = m["tz"]
+        tz: timezone | None
+        if tz_text and tz_text.isalpha() and tz_text != "Z":
+            seconds = TZ_ABBREVIATIONS.get(tz_text)
+            tz = timezone(timedelta(seconds=seconds)) if seconds is not None else None
+        else:
+            tz = _offset(tz_text)
+        aware = when.replace(tzinfo=tz or UTC)
+        aware.utcoffset()
+        return DeclaredDate(aware, tz is not None, True)
+    except (ValueError, OverflowError):
+        return None
+
+
+def url_date_span(url: str | None) -> tuple[date, date] | None:
+    """The first and last day a date in the URL path allows: (d, d) for `/2023/12/22/`, the
+    month for `/2024/02/slug`; None when the path has no believable date."""
+    if not url:
+        return None
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return None
+    for regex in _URL_DAY_RES:
+        for m in regex.finditer(path):
+            month = _MONTHS.get(m["m"][:3].lower()) if m["m"].isalpha() else int(m["m"])
+            try:
+                day = date(int(m["y"]), month or 0, int(m["d"]))
+            except ValueError:
+                continue
+            if _plausible_day(day):
+                return day, day
+    for m in _URL_MONTH_RE.finditer(path):
+        year, month = int(m["y"]), int(m["m"])
+        if 1 <= month <= 12 and _plausible_day(date(year, month, 1)):
+            first = date(year, month, 1)
+            last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+            return first, last
+    return None
+
+
+def _plausible_day(day: date) -> bool:
+    return date_in_range(datetime(day.year, day.month, day.day, tzinfo=UTC))
+
+
+def url_contradicts(when: datetime, span: tuple[date, date] | None) -> bool:
+    """Whether `when` (its date where it was declared: its own offset) lies over a day outside
+    the URL path's `span`."""
+    if span is None:
+        return False
+    day = when.date()
+    return not span[0] - URL_DATE_SLACK <= day <= span[1] + URL_DATE_SLACK
+
+
+def choose_published(candidates: Iterable[DeclaredDate | None], url: str | None = None
+                     ) -> DeclaredDate | None:
+    """The publication date among `candidates` (best source first): the first zoned timestamp,
+    else the first timestamp, else the first date.
+
+    The URL path's date checks them: a candidate it contradicts by more than a day
+    (`url_contradicts`) is passed over, unless a source of another kind (`source` before its
+    `:`) declares the same day too (magazine URLs carry the issue's date, days after the
+    article went online); none left and the path names a day: that day. When the chosen
+    instant is declared elsewhere with the publisher's own (non-UTC) offset, that form is kept,
+    so its date is the one the publisher printed."""
+    found = [c for c in candidates if c is not None]
+    span = url_date_span(url)
+
+    def corroborated(c: DeclaredDate) -> bool:
+        kind = c.source.split(":")[0]
+        return any(o.source.split(":")[0] != kind and abs(o.when.date() - c.when.date())
+                   <= URL_DATE_SLACK for o in found)
+
+    fit = [c for c in found if not url_contradicts(c.when, span) or corroborated(c)]
+    best = next((c for c in fit if c.zoned and c.timed), None) \
+        or next((c for c in fit if c.timed), None) or next(iter(fit), None)
+    if best is None:
+        if span is not None and span[0] == span[1]:
+            day = span[0]
+            return DeclaredDate(datetime(day.year, day.month, day.day, tzinfo=UTC), source="url")
+        return None
+    if best.zoned and best.when.utcoffset() == timedelta(0):
+        local = next((c for c in fit if c.zoned and c.timed and c.when == best.when
+                      and c.when.utcoffset() != timedelta(0)), None)
+        best = local or best
+    return best
