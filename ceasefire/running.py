@@ -72,11 +72,14 @@ def _for_a_flow_run() -> None:
         os.environ.setdefault(name, value)
 
 
-def preflight(settings: Settings, paths: Sequence[str] = ()) -> None:
-    """What would fail a run, checked before it starts: inputs exist, the cluster answers."""
-    from tasks.pipeline.run import check_paths
+def preflight(settings: Settings, batch_size: int | None = None, paths: Sequence[str] = ()) -> None:
+    """What a flow run's body checks first, checked before Prefect is imported: the batch size,
+    the inputs, the cluster. (A run in this process makes the same checks itself, first.)"""
+    from tasks.pipeline.checks import check_batch_size, check_paths
     from tasks.store.client import open_cluster
 
+    if batch_size is not None:
+        check_batch_size(batch_size)
     check_paths(paths)
     open_cluster(settings).close()
 
@@ -84,39 +87,34 @@ def preflight(settings: Settings, paths: Sequence[str] = ()) -> None:
 def ingest(settings: Settings, paths: list[str], batch_size: int, *, dask: bool = False,
            prefect: bool | None = None) -> RunReport:
     """`ceasefire ingest`: files and folders."""
-    from tasks.pipeline.run import check_batch_size
+    if not use_prefect(prefect, dask):
+        from tasks.pipeline.runs import ingest_files
+        from tasks.pipeline.steps import local_steps
 
-    check_batch_size(batch_size)
-    preflight(settings, paths)
-    if use_prefect(prefect, dask):
-        _for_a_flow_run()
-        from flows.ingest import ingest_files as flow
+        return ingest_files(local_steps(settings), paths, batch_size)
+    preflight(settings, batch_size, paths)
+    _for_a_flow_run()
+    from flows.ingest import ingest_files as flow
 
-        return flow(paths=paths, batch_size=batch_size, dask=dask)
-    from tasks.pipeline.runs import ingest_files
-    from tasks.pipeline.steps import local_steps
-
-    return ingest_files(local_steps(settings), paths, batch_size)
+    return flow(paths=paths, batch_size=batch_size, dask=dask)
 
 
 def sources(settings: Settings, sources_file: str, only: list[str] | None, batch_size: int, *,
             prefect: bool | None = None) -> RunReport:
     """`ceasefire run`: everything new from the source list."""
-    from tasks.pipeline.run import check_batch_size
+    if not use_prefect(prefect):
+        from tasks.pipeline.runs import ingest_sources
+        from tasks.pipeline.steps import local_steps
+
+        return ingest_sources(local_steps(settings), sources_file, only, batch_size)
     from tasks.sources import enabled_sources
 
-    check_batch_size(batch_size)
-    enabled_sources(sources_file, only)  # a bad file or name fails here, before the run
-    preflight(settings)
-    if use_prefect(prefect):
-        _for_a_flow_run()
-        from flows.ingest import ingest_sources as flow
+    enabled_sources(sources_file, only)  # a bad file or name fails here, before the flow run
+    preflight(settings, batch_size)
+    _for_a_flow_run()
+    from flows.ingest import ingest_sources as flow
 
-        return flow(sources_file=sources_file, only=only, batch_size=batch_size)
-    from tasks.pipeline.runs import ingest_sources
-    from tasks.pipeline.steps import local_steps
-
-    return ingest_sources(local_steps(settings), sources_file, only, batch_size)
+    return flow(sources_file=sources_file, only=only, batch_size=batch_size)
 
 
 def backfill(settings: Settings, *, paths: list[str], url_list: str | None, warcs: list[str],
@@ -124,41 +122,39 @@ def backfill(settings: Settings, *, paths: list[str], url_list: str | None, warc
              since: str | None, until: str | None, refetch: bool, batch_size: int,
              dask: bool = False, prefect: bool | None = None) -> RunReport:
     """`ceasefire backfill`: folders, archives, URLs or the sources' archives over a window."""
-    from tasks.pipeline.run import check_batch_size, check_paths
-    from tasks.pipeline.runs import backfill_sources
     from tasks.window import DateWindow, parse_bound
 
-    check_batch_size(batch_size)
     start = parse_bound(since, "--since") if since else None
     end = parse_bound(until, "--until") if until else None
-    DateWindow.of(start, end)  # an empty window fails here
-    check_paths(warcs)
-    backfill_sources(paths, url_list, urls, sources_file, only, has_warcs=bool(warcs))
-    preflight(settings)
     params = {"paths": paths or None, "url_list": url_list, "urls": urls or None,
               "sources_file": sources_file, "only": only or None, "since": start, "until": end,
               "refetch": refetch, "batch_size": batch_size, "warcs": warcs or None}
-    if use_prefect(prefect, dask):
-        _for_a_flow_run()
-        from flows.backfill import backfill as flow
+    if not use_prefect(prefect, dask):
+        from tasks.pipeline import runs
+        from tasks.pipeline.steps import local_steps
 
-        return flow(**params, dask=dask)  # type: ignore[call-overload]
-    from tasks.pipeline import runs
-    from tasks.pipeline.steps import local_steps
+        return runs.backfill(local_steps(settings), **params)  # type: ignore[arg-type]
+    from tasks.pipeline.runs import backfill_sources
 
-    return runs.backfill(local_steps(settings), **params)  # type: ignore[arg-type]
+    DateWindow.of(start, end)  # an empty window fails here
+    backfill_sources(paths, url_list, urls, sources_file, only, has_warcs=bool(warcs))
+    preflight(settings, batch_size, warcs)
+    _for_a_flow_run()
+    from flows.backfill import backfill as flow
+
+    return flow(**params, dask=dask)  # type: ignore[call-overload]
 
 
 def reindex(settings: Settings, rebuild: bool, *, prefect: bool | None = None) -> ReindexResult:
     """`ceasefire reindex`: a new index from the current one, aliases swapped."""
+    if not use_prefect(prefect):
+        from tasks.pipeline.steps import reindex_step
+        from tasks.store.client import open_cluster
+
+        with open_cluster(settings) as es:  # checks the cluster answers
+            return reindex_step(es, settings, rebuild)
     preflight(settings)
-    if use_prefect(prefect):
-        _for_a_flow_run()
-        from flows.reindex import reindex_flow
+    _for_a_flow_run()
+    from flows.reindex import reindex_flow
 
-        return reindex_flow(rebuild=rebuild)
-    from tasks.pipeline.steps import reindex_step
-    from tasks.store.client import open_cluster
-
-    with open_cluster(settings) as es:
-        return reindex_step(es, settings, rebuild)
+    return reindex_flow(rebuild=rebuild)

@@ -121,7 +121,9 @@ def ingest(paths: Annotated[list[Path], typer.Argument(
 
     Every input ends up indexed, dead-lettered (exit 1) or skipped with a named reason.
     """
-    existing(paths)
+    from tasks.pipeline.checks import check_paths  # light: before the pipeline is imported
+
+    check_paths(paths)
     from ceasefire import running
 
     config = settings()
@@ -172,7 +174,9 @@ def backfill(paths: Annotated[list[Path] | None, typer.Argument(
              batch_size: Batch = 500, prefect: Prefect = None, as_json: Json = False) -> int:
     """Ingest a folder, a URL list or the sources' archives over a date window (what the
     backfill deployment runs)."""
-    existing([*(paths or []), *(warc or [])])
+    from tasks.pipeline.checks import check_paths  # light: before the pipeline is imported
+
+    check_paths([*(paths or []), *(warc or [])])
     from ceasefire import running
 
     config = settings()
@@ -247,7 +251,9 @@ def demo(path: Annotated[Path, typer.Option("--path", help="articles to ingest",
          query: Annotated[str, typer.Option("--query", help="what to search for",
                                             show_default=True)] = "energy infrastructure") -> int:
     """Start Elasticsearch, set up, ingest the sample articles, search them."""
-    existing([path])
+    from tasks.pipeline.checks import check_paths  # light: before the pipeline is imported
+
+    check_paths([path])
     from ceasefire import local_es, running
     from ceasefire.cli.research import print_results
     from ceasefire.search import search

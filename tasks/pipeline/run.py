@@ -6,7 +6,6 @@ process, or as Prefect tasks inside a flow run (`flows/`).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,9 +16,10 @@ from elasticsearch import Elasticsearch
 from tasks import progress
 from tasks.batches import batched
 from tasks.models import Article, Skip, split_skips
+from tasks.pipeline.checks import check_batch_size
 from tasks.pipeline.steps import Pending, Steps
 from tasks.report import RunReport
-from tasks.settings import ConfigError, Settings
+from tasks.settings import Settings
 from tasks.store.bulk import IndexReport, Rejection
 from tasks.store.client import open_cluster
 from tasks.store.state import UrlState, outcomes_of
@@ -44,28 +44,7 @@ class IngestRun:
     done: int = 0  # inputs whose batch is finished
 
 
-class InputNotFound(ConfigError, ValueError):
-    """A file or directory given to a run does not exist."""
-
-
-class BadBatchSize(ConfigError, ValueError):
-    """A batch size below 1."""
-
-
 # --- the frame of every ingest flow ------------------------------------------------------------
-
-
-def check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise BadBatchSize(f"batch size must be at least 1, not {batch_size}")
-
-
-def check_paths(paths: Iterable[str | os.PathLike[str]]) -> None:
-    """Every given path exists: a typo fails at once, not as an empty run. (A dangling link
-    exists: it is read, and skipped with its reason.)"""
-    missing = [str(p) for p in paths if not os.path.lexists(p)]
-    if missing:
-        raise InputNotFound(f"input not found: {', '.join(missing)}")
 
 
 def finish_run(run: IngestRun, started: float) -> RunReport:

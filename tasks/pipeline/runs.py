@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from tasks.extract.read_files import iter_archives, iter_inputs
+from tasks.pipeline.checks import check_paths
 from tasks.pipeline.inputs import gather_inputs
-from tasks.pipeline.run import IngestRun, check_paths, ingest_run, ingest_stream
+from tasks.pipeline.run import IngestRun, ingest_run, ingest_stream
 from tasks.pipeline.steps import Steps
 from tasks.report import RunReport
 from tasks.settings import ConfigError
