@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,7 @@ class LazyPipeline:
     def __init__(self, model: str) -> None:
         self.model = model
 
-    @property
+    @cached_property  # read once: the version is asked for on every batch
     def meta(self) -> dict[str, Any]:
         return read_model_meta(self.model) or load_nlp(self.model).meta
 
