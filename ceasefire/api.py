@@ -35,7 +35,7 @@ from ceasefire.export import (
 )
 from ceasefire.facets import list_facets
 from ceasefire.mapping import COVERAGE_DATE, has_field
-from ceasefire.query import MAX_QUERY_CHARS, MAX_VALUE_CHARS, FilterError, Filters
+from ceasefire.query import MAX_QUERY_CHARS, MAX_VALUE_CHARS, FilterError, Filters, max_terms
 from ceasefire.search import search
 from ceasefire.timeline import timeline
 from tasks.settings import Settings, secret
@@ -53,7 +53,8 @@ KEY_HEADER = APIKeyHeader(name=API_KEY_HEADER, auto_error=False)
 MEDIA_TYPES = {"jsonl": "application/x-ndjson; charset=utf-8", "csv": "text/csv; charset=utf-8"}
 
 Text = Annotated[str, Query(description=f"search text (empty: every article; at most {MAX_QUERY} "
-                                        "characters and 1000 words)")]
+                                        f"characters and {max_terms()} words, {max_terms(['en'])} "
+                                        "with a language filter)")]
 DATE_HELP = "YYYY-MM-DD, YYYY-MM, YYYY (all of it) or an ISO time"
 Values = Annotated[list[str], Query(description="repeatable; any value may match")]
 

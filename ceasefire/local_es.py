@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ceasefire import language_analyzers
 from tasks.settings import LOCAL_CLUSTER_RECORD, Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -402,6 +403,7 @@ def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> ClusterStatus
             )
     if down:
         dist = ensure_distribution(settings)
+        _language_analyzers(settings, dist)
         user = _node_user(settings)
         bootstrap = not any(_has_data(lay) for lay in layouts(settings))
         for number in down:
@@ -418,6 +420,22 @@ def start(settings: Settings, timeout: float = START_TIMEOUT_S) -> ClusterStatus
     else:
         record.unlink(missing_ok=True)
     return cluster
+
+
+def _language_analyzers(settings: Settings, dist: Path) -> None:
+    """Install the language analyzers plugin (or take it out when turned off), before a start.
+    Indices made with it do not open without it, so a node with data keeps it."""
+    if settings.local_language_analyzers:
+        try:
+            language_analyzers.install(dist, settings.local_es_version, _java_home())
+        except language_analyzers.PluginBuildError as exc:
+            LOGGER.warning("%s\nThe node starts without stemmed sub-fields.", exc)
+    elif language_analyzers.installed(dist):
+        if any(_has_data(lay) for lay in layouts(settings)):
+            LOGGER.warning("CEASEFIRE_ES_LANGUAGE_ANALYZERS=0 ignored: the node's indices may use "
+                           "the language analyzers; it keeps them until its data is removed")
+        else:
+            language_analyzers.remove(dist)
 
 
 def _launch(settings: Settings, dist: Path, user: pwd.struct_passwd, numbers: list[int],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Collection
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -33,10 +34,27 @@ def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def articles_template(stemming: bool) -> dict[str, Any]:
-    """The articles template body, with English sub-fields when the cluster supports them."""
+def stemmed_languages() -> dict[str, str]:
+    """Language code -> the analyzer of its stemmed sub-fields (`title.fr`: `french`), in the
+    order of `articles.stemmed.json`."""
+    fields = _load("articles.stemmed")["template"]["mappings"]["properties"]["body"]["fields"]
+    return {code: sub["analyzer"] for code, sub in fields.items()}
+
+
+def stemmed_fields() -> tuple[str, ...]:
+    """The text fields that carry stemmed sub-fields."""
+    return tuple(_load("articles.stemmed")["template"]["mappings"]["properties"])
+
+
+def articles_template(languages: Collection[str] = ()) -> dict[str, Any]:
+    """The articles template body, with the stemmed sub-fields of `languages` (those whose
+    analyzer the cluster has; none on a node without analysis-common)."""
     base = load("articles")
-    return deep_merge(base, load("articles.stemmed")) if stemming else base
+    overlay = load("articles.stemmed")
+    props = overlay["template"]["mappings"]["properties"]
+    for spec in props.values():
+        spec["fields"] = {code: sub for code, sub in spec["fields"].items() if code in languages}
+    return deep_merge(base, overlay) if languages else base
 
 
 def schema_version(name: str = "articles") -> int:

@@ -211,6 +211,14 @@ class Settings(_Base):
     local_es_version: str = Field(ES_VERSION, validation_alias=AliasChoices("CEASEFIRE_ES_VERSION"))
     local_es_zip: str | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_ES_ZIP"))
     local_user: str = Field("ceasefire-es", validation_alias=AliasChoices("CEASEFIRE_ES_USER"))
+    # The local node's language analyzers plugin (stemmed sub-fields); 0: a minimal node.
+    local_language_analyzers: bool = Field(
+        True, validation_alias=AliasChoices("CEASEFIRE_ES_LANGUAGE_ANALYZERS"))
+    # The languages new indices get stemmed sub-fields in, of those the cluster has analyzers
+    # for: comma-separated codes, or "none". Each adds to the index size (README: Stemming).
+    stemmed_languages: Annotated[tuple[str, ...], NoDecode] = Field(
+        default_factory=lambda: tuple(index_mappings.stemmed_languages()),
+        validation_alias=AliasChoices("CEASEFIRE_STEMMED_LANGUAGES"))
     # Enrichment: a spaCy model name or directory for English and for French articles, and
     # nlp.pipe worker processes (default: the cores this process may use; the enricher uses 1
     # where more cannot or would not pay).
@@ -227,6 +235,21 @@ class Settings(_Base):
     api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("CEASEFIRE_API_KEY"))
     # Fetching politeness and safety (CEASEFIRE_FETCH_*).
     fetch: FetchSettings = Field(default_factory=FetchSettings)
+
+    @field_validator("stemmed_languages", mode="before")
+    @classmethod
+    def _stemmed(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        known = index_mappings.stemmed_languages()
+        codes = [c.strip().lower() for c in value.split(",") if c.strip()]
+        if codes == ["none"]:
+            return ()
+        unknown = [c for c in codes if c not in known]
+        if unknown or not codes:
+            raise ValueError(f"{', '.join(unknown) or value!r} is not a stemmed language: "
+                             f"comma-separated codes among {', '.join(known)}, or none")
+        return tuple(c for c in known if c in codes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

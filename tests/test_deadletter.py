@@ -32,7 +32,7 @@ from tasks.store.deadletter import (
     replay,
 )
 from tasks.store.retrying import Retry
-from tasks.store.setup import delete_all, setup_indices, supports_stemming
+from tasks.store.setup import delete_all, setup_indices, stemming_languages
 from tasks.store.write import write_batch
 from testkit.clusters import assert_clusters_whole, cluster_snapshot
 from testkit.fault_proxy import FaultProxy
@@ -84,7 +84,7 @@ def _index_without(es: Elasticsearch, settings: Settings, field: str) -> None:
     """The articles index as an older release made it: its strict mapping lacks `field`, so
     documents carrying it are rejected until `setup_indices` adds it."""
     setup_indices(es, settings)
-    body = index_mappings.articles_template(supports_stemming(es))
+    body = index_mappings.articles_template(stemming_languages(es))
     del body["template"]["mappings"]["properties"][field]
     es.indices.put_index_template(name=settings.articles_template,
                                   index_patterns=[settings.articles_pattern], **body)

@@ -76,14 +76,20 @@ def test_long_text_fields_have_no_keyword_subfield():
         assert props[name]["analyzer"] == "standard"
 
 
-def test_stemmed_overlay_adds_english_subfields_only():
-    plain = index_mappings.articles_template(stemming=False)
-    stemmed = index_mappings.articles_template(stemming=True)
-    props = stemmed["template"]["mappings"]["properties"]
-    assert props["body"]["fields"]["en"]["analyzer"] == "english"
-    assert props["title"]["fields"]["keyword"]["type"] == "keyword"  # merged, not replaced
-    assert props["body"]["analyzer"] == "standard"
+def test_stemmed_overlay_adds_the_sub_fields_of_the_clusters_languages_only():
+    languages = index_mappings.stemmed_languages()
+    assert languages == {"en": "english", "fr": "french", "de": "german", "es": "spanish",
+                         "ru": "russian", "ar": "arabic"}
+    plain = index_mappings.articles_template(())
     assert "english" not in json.dumps(plain)
+    full = index_mappings.articles_template(languages)["template"]["mappings"]["properties"]
+    for name in index_mappings.stemmed_fields():
+        assert {c: f["analyzer"] for c, f in full[name]["fields"].items() if c != "keyword"} == languages
+        assert full[name]["analyzer"] == "standard"  # merged, not replaced
+    assert full["title"]["fields"]["keyword"]["type"] == "keyword"
+    some = index_mappings.articles_template(("fr", "ar"))["template"]["mappings"]["properties"]
+    assert set(some["body"]["fields"]) == {"fr", "ar"}
+    assert set(some["title"]["fields"]) == {"keyword", "fr", "ar"}
     assert index_mappings.schema_version() == 1
 
 

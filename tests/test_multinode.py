@@ -15,10 +15,8 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -36,6 +34,7 @@ from tasks.settings import Settings
 from tasks.store.client import connect
 from tasks.store.reindex import reindex
 from tasks.store.setup import setup_indices
+from testkit.private_node import cached_zip, private_node
 from testkit.syndication import build_corpus
 
 pytestmark = [
@@ -69,19 +68,10 @@ def _free_base(rng: random.Random) -> int:
 def cluster() -> Iterator[Settings]:
     """Three local nodes from a private home; stopped (and the home removed) at the end."""
     shared = Settings.from_env()
-    zip_path = shared.home / "downloads" / f"elasticsearch-{shared.local_es_version}.zip"
-    if not zip_path.is_file():
+    if cached_zip(shared) is None:
         pytest.skip("distribution zip not cached")
-    home = Path(tempfile.mkdtemp(prefix="ceasefire-multinode-", dir="/var/tmp"))
-    home.chmod(0o755)  # the dedicated node user must reach it
-    settings = shared.replace(home=home, local_port=_free_base(random.Random()),
-                              local_es_zip=str(zip_path), local_nodes=NODES, local_heap="512m")
-    try:
-        local_es.start(settings)
+    with private_node(shared, local_port=_free_base(random.Random()), local_nodes=NODES) as settings:
         yield settings
-    finally:
-        local_es.stop(settings)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -57,6 +57,9 @@ def test_empty_variables_mean_unset():
     ({"CEASEFIRE_SPACY_PROCESSES": "0"}, "CEASEFIRE_SPACY_PROCESSES"),
     ({"CEASEFIRE_FETCH_MAX_BYTES": "many"}, "CEASEFIRE_FETCH_MAX_BYTES"),
     ({"CEASEFIRE_FETCH_ALLOW_NETWORKS": "localhost"}, "CEASEFIRE_FETCH_ALLOW_NETWORKS"),
+    ({"CEASEFIRE_STEMMED_LANGUAGES": "en,uk"}, "'uk' is not a stemmed language"),
+    ({"CEASEFIRE_STEMMED_LANGUAGES": ",,"}, "CEASEFIRE_STEMMED_LANGUAGES"),
+    ({"CEASEFIRE_ES_LANGUAGE_ANALYZERS": "maybe"}, "CEASEFIRE_ES_LANGUAGE_ANALYZERS"),
 ])
 def test_a_bad_variable_is_named(env, named):
     with pytest.raises(SettingsError, match="invalid settings") as caught:
@@ -97,7 +100,7 @@ def test_fetch_intervals_per_host_keep_the_most_cautious():
                                         "CEASEFIRE_ES_HEAP", "CEASEFIRE_SPACY_PROCESSES", "ELASTICSEARCH_URL",
                                         "CEASEFIRE_FETCH_ALLOW_NETWORKS", "CEASEFIRE_FETCH_DEADLINE",
                                         "CEASEFIRE_FETCH_RESPECT_ROBOTS", "ELASTICSEARCH_PASSWORD",
-                                        "CEASEFIRE_ES_NODES"]),
+                                        "CEASEFIRE_ES_NODES", "CEASEFIRE_STEMMED_LANGUAGES"]),
                        st.text(max_size=40)))
 def test_any_environment_gives_settings_or_a_settings_error(env):
     try:
@@ -107,6 +110,13 @@ def test_any_environment_gives_settings_or_a_settings_error(env):
             assert f"ELASTICSEARCH_PASSWORD={env['ELASTICSEARCH_PASSWORD']!r}" not in str(exc)
         return
     assert s.local_port >= 1 and s.fetch.deadline > 0
+    assert set(s.stemmed_languages) <= {"en", "fr", "de", "es", "ru", "ar"}
+
+
+def test_stemmed_languages_in_any_case_and_order_or_none():
+    assert Settings.from_env({}).stemmed_languages == ("en", "fr", "de", "es", "ru", "ar")
+    assert Settings.from_env({"CEASEFIRE_STEMMED_LANGUAGES": " AR, en "}).stemmed_languages == ("en", "ar")
+    assert Settings.from_env({"CEASEFIRE_STEMMED_LANGUAGES": "none"}).stemmed_languages == ()
 
 
 def test_the_client_is_given_every_node(tmp_path):

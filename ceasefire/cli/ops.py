@@ -104,8 +104,14 @@ def _setup(config: Any) -> None:
     from tasks.store.setup import setup_indices
 
     result = setup_indices(open_cluster(config), config)
+    why = "CEASEFIRE_STEMMED_LANGUAGES=none" if not config.stemmed_languages else \
+        "the cluster has no language analyzers (analysis-common)"
     say(f"index {result.index} ready behind {config.read_alias} / {config.write_alias}; "
-        f"English stemming: {'yes' if result.stemming else 'not available on this cluster'}")
+        f"stemmed languages: {', '.join(result.stemming) or f'none ({why})'}")
+    if not result.stemming and config.stemmed_languages and not config.es_url \
+            and config.local_language_analyzers:
+        say("  the local node runs without its language analyzers: `ceasefire es stop` then "
+            "`ceasefire es start` installs them, and `ceasefire reindex` stems what it holds")
     for change in result.changes:
         say(f"  {change}")
 

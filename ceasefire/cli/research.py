@@ -158,7 +158,7 @@ def search(query: Annotated[str, typer.Argument(
     from ceasefire.search import search as run_search
     from tasks.store.client import open_cluster
 
-    check_text(query)
+    check_text(query, language or ())
     chosen = filters(source, language, conflict, topic, person, place, organization,
                      min_relevance, date_from, date_to)
     config = settings()
@@ -245,7 +245,7 @@ def export(output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE"
     from ceasefire.query import check_text
     from tasks.store.client import open_cluster
 
-    check_text(query)
+    check_text(query, language or ())
     chosen = filters(source, language, conflict, topic, person, place, organization,
                      min_relevance, date_from, date_to)
     config = settings()
@@ -323,7 +323,7 @@ def timeline(query: Query = "",
     from ceasefire.timeline import write_csv
     from tasks.store.client import open_cluster
 
-    check_text(query)
+    check_text(query, language or ())
     chosen = filters(source, language, conflict, topic, person, place, organization,
                      min_relevance, date_from, date_to)
     config = settings()
@@ -369,7 +369,7 @@ def report(output: Annotated[Path, typer.Option(
     from tasks.report import plural
     from tasks.store.client import open_cluster
 
-    check_text(query)
+    check_text(query, language or ())
     chosen = filters(source, language, conflict, topic, person, place, organization,
                      min_relevance, date_from, date_to)
     config = settings()

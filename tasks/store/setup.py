@@ -23,17 +23,21 @@ class SetupResult:
     """What `setup` found and changed."""
 
     index: str
-    stemming: bool
+    stemming: tuple[str, ...]  # languages with stemmed sub-fields (none without analysis-common)
     changes: list[str] = field(default_factory=list)
 
 
-def supports_stemming(es: Elasticsearch) -> bool:
-    """Whether the cluster has the language analyzers of the analysis-common module."""
-    try:
-        es.indices.analyze(analyzer="english", text="ceasefires")
-    except BadRequestError:
-        return False
-    return True
+def stemming_languages(es: Elasticsearch) -> tuple[str, ...]:
+    """The languages whose analyzer the cluster has (analysis-common's `english`, `french`...):
+    all six on a full cluster, none on a node without the module."""
+    found = []
+    for code, analyzer in index_mappings.stemmed_languages().items():
+        try:
+            es.indices.analyze(analyzer=analyzer, text="ceasefire")
+        except BadRequestError:
+            continue
+        found.append(code)
+    return tuple(found)
 
 
 def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
@@ -44,7 +48,7 @@ def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
 
 def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
     """Create or update templates, the articles index, aliases and the dead-letter index."""
-    stemming = supports_stemming(es)
+    stemming = tuple(c for c in stemming_languages(es) if c in settings.stemmed_languages)
     index = settings.articles_index
     result = SetupResult(index=index, stemming=stemming)
     body = index_mappings.articles_template(stemming)
