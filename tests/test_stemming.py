@@ -173,6 +173,16 @@ def test_any_query_text_is_asked_within_the_clause_limit_or_refused_plainly(text
         assert len(text.split()) * len(fields) <= MAX_CLAUSES
 
 
+def test_without_a_java_compiler_the_build_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no javac on PATH, none in the "JDK"
+    dist = tmp_path / "dist"
+    (dist / "plugins").mkdir(parents=True)
+    with pytest.raises(language_analyzers.PluginBuildError, match=r"no Java compiler .* CEASEFIRE_ES_LANGUAGE_ANALYZERS=0"):
+        language_analyzers.install(dist, "8.19.21", java_home=tmp_path / "jre")
+    assert list((dist / "plugins").iterdir()) == [] and language_analyzers.installed(dist) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dist"]  # nothing left behind
+
+
 # --- the node with the language analyzers ----------------------------------------------------
 
 

@@ -32,7 +32,8 @@ Values = list[str] | None
 Source = Annotated[Values, typer.Option(
     "--source", metavar="NAME", help="only this outlet (repeatable)")]
 Language = Annotated[Values, typer.Option(
-    "--language", metavar="CODE", help="only this language code (repeatable)")]
+    "--language", metavar="CODE",
+    help="only this language code (repeatable); query words match in its stemmed forms only")]
 Conflict = Annotated[Values, typer.Option(
     "--conflict", metavar="NAME", help="only this conflict, e.g. russia-ukraine")]
 Topic = Annotated[Values, typer.Option(
