@@ -266,3 +266,21 @@ def test_a_node_without_the_analyzers_runs_the_same_code_on_exact_words(minimal_
         assert title in hits and hits[title].highlights, (exact, hits)
     words = " ".join(["ceasefire"] * max_terms())
     minimal_es.search(index=minimal_node.read_alias, query=article_query(words), size=0)
+
+
+def test_a_request_elasticsearch_refuses_is_a_plain_usage_error(minimal_node, minimal_es):
+    """What the node says when it refuses a query reaches the user as one line, exit 2, not a
+    traceback. Here the refusal our query limits avoid: the 512 MB node's clause limit is the
+    MAX_CLAUSES they are computed from."""
+    from elasticsearch import BadRequestError
+
+    from ceasefire.cli.errors import EXIT_CONFIG, explain
+
+    words = " ".join(f"w{i}" for i in range(9_000))
+    with pytest.raises(BadRequestError) as refused:
+        minimal_es.search(index=minimal_node.read_alias,
+                          query={"simple_query_string": {"query": words, "fields": ["title", "body"]}})
+    code, message, _ = explain(refused.value)
+    assert code == EXIT_CONFIG
+    assert message.startswith("Elasticsearch refused the request: ")
+    assert f"maxClauseCount is set to {MAX_CLAUSES}" in message

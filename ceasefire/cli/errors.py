@@ -69,6 +69,18 @@ def _index_missing(exc: BaseException) -> str | None:
     return found[1] if found else "the index"
 
 
+def _reason(exc: BaseException) -> str:
+    """The root cause Elasticsearch gave for refusing a request, else the error's text."""
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        causes = error.get("root_cause") or [error]
+        cause = causes[0] if isinstance(causes, list) and causes and isinstance(causes[0], dict) else error
+        if cause.get("reason"):
+            return f"{cause.get('type', 'error')}: {cause['reason']}"
+    return str(exc)
+
+
 def explain(exc: BaseException) -> tuple[int, str, str | None]:
     """(exit code, what went wrong, how to fix it or None) for an exception a command raised."""
     if isinstance(exc, UserError):
@@ -86,6 +98,8 @@ def explain(exc: BaseException) -> tuple[int, str, str | None]:
     if (index := _index_missing(exc)) is not None:
         return (EXIT_CONFIG, f"index {index} does not exist",
                 "run `ceasefire setup` (or ingest something) first, or check CEASEFIRE_INDEX_PREFIX")
+    if "BadRequestError" in names and type(exc).__module__.startswith("elasticsearch"):
+        return EXIT_CONFIG, f"Elasticsearch refused the request: {_reason(exc)}", None
     if names & {"ConnectionError", "ConnectionTimeout"} and \
             type(exc).__module__.startswith(("elastic_transport", "elasticsearch")):
         return (EXIT_CONFIG, f"Elasticsearch stopped answering: {type(exc).__name__}: {exc}",
