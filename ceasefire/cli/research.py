@@ -76,13 +76,16 @@ def _date_field(text: str | None) -> str | None:
     return None if text is None else choose(text, DATE_FIELDS, "date field")
 
 
-def filters(source: Values, language: Values, conflict: Values, topic: Values, person: Values,
-            place: Values, organization: Values, min_relevance: float | None,
-            date_from: str | None, date_to: str | None) -> Filters:
-    """The `Filters` the flags ask for (FilterError, exit 2: a bad date, an inverted range, a
-    relevance outside 0..1, too many or too long values)."""
-    from ceasefire.query import Filters
+def asked(query: str, source: Values, language: Values, conflict: Values, topic: Values,
+          person: Values, place: Values, organization: Values, min_relevance: float | None,
+          date_from: str | None, date_to: str | None) -> Filters:
+    """The `Filters` the flags of a research command ask for, after checking its query text
+    can be asked with them. FilterError (exit 2, before Elasticsearch is asked anything): a bad
+    date, an inverted range, a relevance outside 0..1, too many or too long values, a query
+    with more words than the searched fields allow."""
+    from ceasefire.query import Filters, check_text
 
+    check_text(query, language or ())
     return Filters(source=source or [], language=language or [], conflict=conflict or [],
                    topic=topic or [], person=person or [], place=place or [],
                    organization=organization or [], min_relevance=min_relevance,
@@ -155,13 +158,11 @@ def search(query: Annotated[str, typer.Argument(
     """
     in_range(size, "--size", 0, MAX_SIZE, "Elasticsearch's result window; use "
              "`ceasefire export` for every match")
-    from ceasefire.query import check_text
     from ceasefire.search import search as run_search
     from tasks.store.client import open_cluster
 
-    check_text(query, language or ())
-    chosen = filters(source, language, conflict, topic, person, place, organization,
-                     min_relevance, date_from, date_to)
+    chosen = asked(query, source, language, conflict, topic, person, place, organization,
+                   min_relevance, date_from, date_to)
     config = settings()
     result = run_search(open_cluster(config), config.read_alias, query, chosen, size,
                         collapse=collapse)
@@ -243,12 +244,10 @@ def export(output: Annotated[Path, typer.Option("-o", "--output", metavar="FILE"
     from ceasefire.export import ExportError, default_fields, format_for, parse_fields
     from ceasefire.export import export as run_export
     from ceasefire.mapping import COVERAGE_DATE, has_field
-    from ceasefire.query import check_text
     from tasks.store.client import open_cluster
 
-    check_text(query, language or ())
-    chosen = filters(source, language, conflict, topic, person, place, organization,
-                     min_relevance, date_from, date_to)
+    chosen = asked(query, source, language, conflict, topic, person, place, organization,
+                   min_relevance, date_from, date_to)
     config = settings()
     es = open_cluster(config)
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -319,14 +318,12 @@ def timeline(query: Query = "",
                  "--chart", metavar="FILE.png", help="also draw a PNG chart here")] = None,
              as_json: Json = False) -> int:
     """Matching articles per day, week or month, with their share of all indexed articles."""
-    from ceasefire.query import check_text
     from ceasefire.timeline import timeline as count
     from ceasefire.timeline import write_csv
     from tasks.store.client import open_cluster
 
-    check_text(query, language or ())
-    chosen = filters(source, language, conflict, topic, person, place, organization,
-                     min_relevance, date_from, date_to)
+    chosen = asked(query, source, language, conflict, topic, person, place, organization,
+                   min_relevance, date_from, date_to)
     config = settings()
     tl = count(open_cluster(config), config.read_alias, query, chosen, interval, split, top=top,
                date_field=date_field)
@@ -365,14 +362,12 @@ def report(output: Annotated[Path, typer.Option(
                                                   help="sample headlines",
                                                   show_default=True)] = 20) -> int:
     """An HTML page with charts and sample headlines, readable offline."""
-    from ceasefire.query import check_text
     from ceasefire.report import INDEX, build_report  # matplotlib: only when drawing
     from tasks.report import plural
     from tasks.store.client import open_cluster
 
-    check_text(query, language or ())
-    chosen = filters(source, language, conflict, topic, person, place, organization,
-                     min_relevance, date_from, date_to)
+    chosen = asked(query, source, language, conflict, topic, person, place, organization,
+                   min_relevance, date_from, date_to)
     config = settings()
     data = build_report(open_cluster(config), config.read_alias, query, chosen, output,
                         interval=interval, top=top, headlines=headlines)
@@ -438,4 +433,4 @@ def register(app: typer.Typer) -> None:
             panel=panel)
 
 
-__all__ = ["filters", "print_facets", "print_results", "print_timeline", "register"]
+__all__ = ["asked", "print_facets", "print_results", "print_timeline", "register"]
