@@ -3,7 +3,6 @@ themselves: `ceasefire.query`)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,7 +14,6 @@ from ceasefire.hints import Hint
 from ceasefire.query import Filters, Resolved, article_query, resolve_all, search_fields
 
 HIGHLIGHT_TAGS = ("[[", "]]")
-MARKED = re.compile(re.escape(HIGHLIGHT_TAGS[0]) + "(.*?)" + re.escape(HIGHLIGHT_TAGS[1]), re.S)
 FACETS = {"source": "source", "language": "language", "conflicts": "conflicts", "topics": "topics",
           "persons": "entities.persons", "countries": "countries"}
 
@@ -62,24 +60,14 @@ HIGHLIGHTS = {"title": {"number_of_fragments": 0},
               "lead": {"fragment_size": 180, "number_of_fragments": 1}}
 
 
-def highlight_fields(languages: Collection[str] = ()) -> dict[str, dict[str, int]]:
-    """Highlights of each text field and of its stemmed sub-fields the query searches: a
-    stemmed match ("ceasefires" for "ceasefire") shows in `body.en`, not in `body`."""
-    searched = {f.partition("^")[0] for f in search_fields(languages)}
-    return {name: spec for base, spec in HIGHLIGHTS.items()
-            for name in sorted(f for f in searched if f.partition(".")[0] == base)}
-
-
-def _marked_words(fragments: list[str]) -> int:
-    return sum(len(marked.split()) for f in fragments for marked in MARKED.findall(f))
-
-
-def best_highlights(highlight: dict[str, list[str]], base: str) -> list[str]:
-    """The fragments of `base` or of one of its sub-fields with the most highlighted words
-    (the base field's on a tie: it marks a matched phrase as one)."""
-    variants = [frags for name, frags in sorted(highlight.items(), key=lambda kv: kv[0] != base)
-                if name.partition(".")[0] == base]
-    return max(variants, key=_marked_words, default=[])
+def highlight_fields(languages: Collection[str] = ()) -> dict[str, dict[str, Any]]:
+    """Highlights of title, lead and body, each also marking what matched in its stemmed
+    sub-fields the query searches (unified highlighter, `matched_fields`): "négociations"
+    highlights [[négociation]]. A sub-field the cluster lacks is simply not there."""
+    searched = [f.partition("^")[0] for f in search_fields(languages)]
+    return {base: {**spec, "type": "unified",
+                   "matched_fields": [f for f in searched if f.partition(".")[0] == base]}
+            for base, spec in HIGHLIGHTS.items()}
 
 
 def build_query(text: str, filters: Filters | None = None, size: int = 10,
@@ -119,11 +107,11 @@ def parse_response(resp: dict[str, Any]) -> SearchResult:
     hits = []
     for h in resp["hits"]["hits"]:
         hl = h.get("highlight", {})
-        snippets = best_highlights(hl, "body") or best_highlights(hl, "lead")
+        snippets = hl.get("body") or hl.get("lead") or []
         copies = h.get("inner_hits", {}).get("copies", {}).get("hits", {})
         shown = copies["hits"][0] if copies.get("hits") else h
         src = shown.get("_source", {})
-        title = next(iter(best_highlights(hl, "title")), None) if shown is h else None
+        title = next(iter(hl.get("title") or []), None) if shown is h else None
         hits.append(Hit(shown["_id"], h.get("_score") or 0.0, title or src.get("title"),
                         src.get("source"), src.get("published_at"), src.get("url"),
                         src.get("origin"), snippets, src.get("cluster_id"),

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 import index_mappings
 from ceasefire import language_analyzers, local_es, running
 from ceasefire.query import MAX_CLAUSES, FilterError, Filters, article_query, max_terms, search_fields
-from ceasefire.search import best_highlights, highlight_fields, search
+from ceasefire.search import highlight_fields, search
 from tasks.settings import Settings
 from tasks.store.client import connect
 from tasks.store.reindex import reindex
@@ -143,18 +143,15 @@ def test_a_language_filter_narrows_the_fields_and_allows_longer_queries():
                                      "title.fr^2", "lead.fr", "body.fr"]
     assert search_fields(["uk"]) == ["title^3", "lead^2", "body", "authors.text", "dateline"]
     assert max_terms() == 352 and max_terms(["fr"]) == max_terms(["uk"]) == 1000
-    assert set(highlight_fields(["de"])) == {"title", "title.de", "lead", "lead.de", "body", "body.de"}
 
 
-def test_the_highlight_with_the_most_matched_words_is_shown():
-    highlight = {"body": ["a [[ceasefire]] held"], "body.en": ["a [[ceasefire]] held, [[ceasefires]]"],
-                 "title": ["x"]}
-    assert best_highlights(highlight, "body") == ["a [[ceasefire]] held, [[ceasefires]]"]
-    assert best_highlights({"body.fr": ["[[a]]"], "body": ["[[b]]"]}, "body") == ["[[b]]"]
-    assert best_highlights({"title": ["t"]}, "body") == []
-    # A phrase marked whole in the base field is as many words as marked apart in a stemmed one.
-    assert best_highlights({"body.en": ["[[energy]] [[infrastructure]]"],
-                            "body": ["[[energy infrastructure]]"]}, "body") == ["[[energy infrastructure]]"]
+def test_highlights_mark_what_matched_in_the_searched_sub_fields():
+    fields = highlight_fields(["de"])
+    assert set(fields) == {"title", "lead", "body"}
+    assert fields["body"]["matched_fields"] == ["body", "body.de"]
+    assert fields["title"]["number_of_fragments"] == 0
+    assert highlight_fields()["lead"]["matched_fields"] == [
+        "lead", "lead.en", "lead.fr", "lead.de", "lead.es", "lead.ru", "lead.ar"]
 
 
 @settings(max_examples=200, deadline=None)
