@@ -37,6 +37,8 @@ def search_fields(languages: Collection[str] = ()) -> list[str]:
         if languages else list(STEMMED_LANGUAGES)
     return [*BASE_FIELDS, *(f"{name}.{code}{boost}" for code in chosen
                             for name, boost in STEMMED_BOOSTS.items())]
+
+
 # Filter name -> the keyword fields it matches (any of them).
 FIELDS: dict[str, tuple[str, ...]] = {
     "source": ("source",), "language": ("language",), "conflict": ("conflicts",),
