@@ -231,6 +231,9 @@ def test_indices_of_an_older_mapping_gain_the_new_languages_and_a_reindex_fills_
     assert _titles(es, node, query) == {}
     result = setup_indices(es, node)
     assert result.stemming == ("en", "fr", "de", "es", "ru", "ar")
+    assert f"{node.articles_index} gained stemmed sub-fields (fr, de, es, ru, ar); a reindex " \
+        "stems the 1 document it holds" in result.changes
+    assert not [c for c in setup_indices(es, node).changes if "gained" in c]  # once
     mapping = es.indices.get_mapping(index=node.articles_index)[node.articles_index]["mappings"]
     assert set(mapping["properties"]["body"]["fields"]) == {"en", "fr", "de", "es", "ru", "ar"}
     assert _titles(es, node, query) == {}  # stored before the sub-field existed

@@ -9,6 +9,7 @@ from typing import Any
 from elasticsearch import BadRequestError, Elasticsearch
 
 import index_mappings
+from tasks.report import plural
 from tasks.settings import Settings
 
 LOGGER = logging.getLogger(__name__)
@@ -38,6 +39,12 @@ def stemming_languages(es: Elasticsearch) -> tuple[str, ...]:
             continue
         found.append(code)
     return tuple(found)
+
+
+def _stemmed_in(es: Elasticsearch, index: str) -> set[str]:
+    """The stemmed sub-fields `index` has now (what a mapping update may add to)."""
+    mapping = es.indices.get_mapping(index=index)[index]["mappings"]
+    return set(mapping.get("properties", {}).get("body", {}).get("fields", {}))
 
 
 def _alias_targets(es: Elasticsearch, alias: str) -> list[str]:
@@ -77,12 +84,18 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
         result.changes.append(f"created index {index}")
     else:
         mappings = body["template"]["mappings"]
+        had = _stemmed_in(es, index)
         try:
             es.indices.put_mapping(index=index, properties=mappings["properties"],
                                    dynamic=mappings["dynamic"], meta=mappings["_meta"])
         except BadRequestError as exc:
             raise SetupError(f"the mapping of {index} cannot take the current template "
                              f"({exc.message}); run a reindex") from exc
+        if added := [code for code in stemming if code not in had]:
+            count = es.count(index=index)["count"]
+            result.changes.append(
+                f"{index} gained stemmed sub-fields ({', '.join(added)})"
+                + (f"; a reindex stems the {plural(count, 'document')} it holds" if count else ""))
     actions: list[dict[str, Any]] = []
     if not readers:  # during a reindex the read alias stays on the old index on purpose
         actions.append({"add": {"index": index, "alias": settings.read_alias}})
