@@ -112,7 +112,7 @@ def _setup(config: Any) -> None:
             and config.local_language_analyzers:
         say("  the local node runs without its language analyzers: `ceasefire es stop` then "
             "`ceasefire es start` installs them, and `ceasefire reindex` stems what it holds")
-    for change in result.changes:
+    for change in result.changes + result.notices:
         say(f"  {change}")
 
 

@@ -81,7 +81,10 @@ def prepare(articles: list[Article], seen: dict[str, str]) -> tuple[list[Article
 
 def ensure_indices(es: Elasticsearch, settings: Settings) -> str:
     """Create or update templates, index and aliases; return the concrete index."""
-    return setup_indices(es, settings).index
+    result = setup_indices(es, settings)
+    for notice in result.notices:
+        LOGGER.warning("%s", notice)
+    return result.index
 
 
 class Enriched(NamedTuple):

@@ -26,6 +26,7 @@ class SetupResult:
     index: str
     stemming: tuple[str, ...]  # languages with stemmed sub-fields (none without analysis-common)
     changes: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)  # what ops should act on (a run logs them)
 
 
 def stemming_languages(es: Elasticsearch) -> tuple[str, ...]:
@@ -93,7 +94,7 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
                              f"({exc.message}); run a reindex") from exc
         if added := [code for code in stemming if code not in had]:
             count = es.count(index=index)["count"]
-            result.changes.append(
+            result.notices.append(
                 f"{index} gained stemmed sub-fields ({', '.join(added)})"
                 + (f"; a reindex stems the {plural(count, 'document')} it holds" if count else ""))
     actions: list[dict[str, Any]] = []
