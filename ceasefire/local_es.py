@@ -314,6 +314,21 @@ def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
+def analyzers_state(settings: Settings, node: NodeStatus) -> str:
+    """The language analyzers plugin of the local node, as `es status` reports it: `loaded`,
+    `installed` (in the distribution; the running node loads it at its next start) or
+    `not installed`."""
+    built = language_analyzers.installed(layout(settings).dist)
+    if node.running:
+        try:
+            with urllib.request.urlopen(f"{node.url}/_cat/plugins?h=component", timeout=2) as resp:
+                if language_analyzers.PLUGIN in resp.read().decode().split():
+                    return "loaded"
+        except (urllib.error.URLError, OSError):
+            pass
+    return "installed" if built else "not installed"
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -190,6 +190,7 @@ def test_the_plugin_is_built_installed_and_loaded(stemming_node):
     assert language_analyzers.installed(dist) == language_analyzers.build_id(stemming_node.local_es_version)
     with urllib.request.urlopen(f"{stemming_node.local_url}/_cat/plugins?h=component") as resp:
         assert resp.read().decode().split() == [language_analyzers.PLUGIN]
+    assert local_es.analyzers_state(stemming_node, local_es.status(stemming_node).nodes[0]) == "loaded"
     es = connect(stemming_node)
     assert stemming_languages(es) == ("en", "fr", "de", "es", "ru", "ar")
     # Installing again changes nothing (the node runs it already).
@@ -262,6 +263,7 @@ def test_ops_choose_the_languages_new_indices_stem(stemming_node):
 
 def test_a_node_without_the_analyzers_runs_the_same_code_on_exact_words(minimal_node, minimal_es):
     assert not (local_es.layout(minimal_node).dist / "plugins" / language_analyzers.PLUGIN).exists()
+    assert local_es.analyzers_state(minimal_node, local_es.status(minimal_node).nodes[0]) == "not installed"
     assert stemming_languages(minimal_es) == ()
     mapping = minimal_es.indices.get_mapping(index=minimal_node.read_alias)
     (props,) = [m["mappings"]["properties"] for m in mapping.values()]

@@ -76,10 +76,12 @@ def es(action: Annotated[EsAction, typer.Argument(metavar="ACTION", help="start,
         say(f"stopped Elasticsearch (pids {pids})" if pids else "Elasticsearch was not running")
         return EXIT_OK
     node = local_es.status(config)
+    analyzers = local_es.analyzers_state(config, node.nodes[0])
     if as_json:
         print_json({"running": node.running, "url": node.url, "pid": node.pid,
                     "health": node.health, "home": str(node.home),
-                    "nodes": [{"url": n.url, "pid": n.pid, "running": n.running} for n in node.nodes]})
+                    "nodes": [{"url": n.url, "pid": n.pid, "running": n.running} for n in node.nodes],
+                    "language_analyzers": analyzers})
     else:
         if len(node.nodes) > 1:
             for n in node.nodes:
@@ -87,6 +89,8 @@ def es(action: Annotated[EsAction, typer.Argument(metavar="ACTION", help="start,
         state = "running" if node.running else \
             "partly running" if any(n.running for n in node.nodes) else "stopped"
         say(f"{state}: {', '.join(node.urls)} pid={node.pid} health={node.health} home={node.home}")
+        hint = " (loaded at the next `es stop` / `es start`)" if analyzers == "installed" else ""
+        say(f"language analyzers: {analyzers}{hint}")
     return EXIT_OK if node.running else 3
 
 
