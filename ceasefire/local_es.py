@@ -304,13 +304,18 @@ def _write_config(settings: Settings, user: pwd.struct_passwd, number: int = 1,
 # --- lifecycle --------------------------------------------------------------------------------
 
 
-def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
-    """Cluster health as `url` sees it, or None when nothing answers (or no master is elected)."""
+def _get_json(url: str, timeout: float = 2.0) -> Any:
+    """What a GET of `url` answers, as JSON; None when nothing answers (or not with JSON)."""
     try:
-        with urllib.request.urlopen(f"{url}/_cluster/health", timeout=timeout) as resp:
-            doc = json.load(resp)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return json.load(resp)
     except (urllib.error.URLError, OSError, ValueError):
         return None
+
+
+def _health(url: str, timeout: float = 2.0) -> dict[str, Any] | None:
+    """Cluster health as `url` sees it, or None when nothing answers (or no master is elected)."""
+    doc = _get_json(f"{url}/_cluster/health", timeout)
     return doc if isinstance(doc, dict) else None
 
 
@@ -318,15 +323,11 @@ def analyzers_state(settings: Settings, node: NodeStatus) -> str:
     """The language analyzers plugin of the local node, as `es status` reports it: `loaded`,
     `installed` (in the distribution; the running node loads it at its next start) or
     `not installed`."""
-    built = language_analyzers.installed(layout(settings).dist)
     if node.running:
-        try:
-            with urllib.request.urlopen(f"{node.url}/_cat/plugins?h=component", timeout=2) as resp:
-                if language_analyzers.PLUGIN in resp.read().decode().split():
-                    return "loaded"
-        except (urllib.error.URLError, OSError):
-            pass
-    return "installed" if built else "not installed"
+        plugins = _get_json(f"{node.url}/_cat/plugins?format=json&h=component")
+        if isinstance(plugins, list) and {"component": language_analyzers.PLUGIN} in plugins:
+            return "loaded"
+    return "installed" if language_analyzers.installed(layout(settings).dist) else "not installed"
 
 
 def _pid_alive(pid: int) -> bool:

@@ -33,8 +33,8 @@ def search_fields(languages: Collection[str] = ()) -> list[str]:
     """The fields query text is matched in: the language-neutral ones, and the stemmed
     sub-fields of `languages` (a language filter's values), or of every stemmed language when
     no filter names one. Fewer fields, fewer clauses: a filtered query may be longer."""
-    chosen = [c for c in STEMMED_LANGUAGES if c in {v.lower() for v in languages}] \
-        if languages else list(STEMMED_LANGUAGES)
+    asked = {v.lower() for v in languages}
+    chosen = [c for c in STEMMED_LANGUAGES if c in asked] if languages else list(STEMMED_LANGUAGES)
     return [*BASE_FIELDS, *(f"{name}.{code}{boost}" for code in chosen
                             for name, boost in STEMMED_BOOSTS.items())]
 

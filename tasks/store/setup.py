@@ -42,9 +42,13 @@ def stemming_languages(es: Elasticsearch) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _stemmed_in(es: Elasticsearch, index: str) -> set[str]:
-    """The stemmed sub-fields `index` has now (what a mapping update may add to)."""
-    mapping = es.indices.get_mapping(index=index)[index]["mappings"]
+def _mapping(es: Elasticsearch, index: str) -> dict[str, Any]:
+    """The mapping `index` has now."""
+    return dict(es.indices.get_mapping(index=index)[index]["mappings"])
+
+
+def _stemmed_in(mapping: dict[str, Any]) -> set[str]:
+    """The stemmed sub-fields of a mapping (what a mapping update may add to)."""
     return set(mapping.get("properties", {}).get("body", {}).get("fields", {}))
 
 
@@ -69,11 +73,13 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
 
     readers = _alias_targets(es, settings.read_alias)
     writers = _alias_targets(es, settings.write_alias)
+    current: dict[str, Any] | None = None  # the write index's mapping, read once
     if writers:
         # After a reindex the write index is `<prefix>-articles-v<N>-<stamp>`: any index of
         # the current schema version will do; another version needs a reindex first.
         index = writers[0]
-        meta = es.indices.get_mapping(index=index)[index]["mappings"].get("_meta", {})
+        current = _mapping(es, index)
+        meta = current.get("_meta", {})
         if len(writers) != 1 or meta.get("version") != index_mappings.schema_version():
             raise SetupError(
                 f"{settings.write_alias} points to {', '.join(writers)} (schema version "
@@ -85,7 +91,7 @@ def setup_indices(es: Elasticsearch, settings: Settings) -> SetupResult:
         result.changes.append(f"created index {index}")
     else:
         mappings = body["template"]["mappings"]
-        had = _stemmed_in(es, index)
+        had = _stemmed_in(current if current is not None else _mapping(es, index))
         try:
             es.indices.put_mapping(index=index, properties=mappings["properties"],
                                    dynamic=mappings["dynamic"], meta=mappings["_meta"])
