@@ -18,7 +18,7 @@ from prefect.utilities.annotations import quote
 
 from flows.runtime import current_run_id, runtime_settings
 from tasks.pipeline import steps
-from tasks.pipeline.steps import RETRIED, RETRIED_ONCE, RetryPolicy, Steps
+from tasks.pipeline.steps import Steps
 from tasks.report import RunReport
 
 T = TypeVar("T")
@@ -31,8 +31,10 @@ def quoted(value: T) -> T:
     return cast(T, quote(value))
 
 
-def _task(fn: Callable[P, R], policy: RetryPolicy | None = None) -> Task[P, R]:
-    """`fn` as a task that is never cached, retried by `policy`."""
+def _task(fn: Callable[P, R]) -> Task[P, R]:
+    """`fn` as a task that is never cached, retried by its policy in `steps.POLICIES` (the
+    same as a run in this process)."""
+    policy = steps.POLICIES[fn]
     if policy is None:
         return task(cache_policy=NO_CACHE)(fn)
     return task(cache_policy=NO_CACHE, retries=policy.retries, retry_delay_seconds=policy.delay_s,
@@ -40,16 +42,16 @@ def _task(fn: Callable[P, R], policy: RetryPolicy | None = None) -> Task[P, R]:
 
 
 prepare = _task(steps.prepare)
-ensure_indices = _task(steps.ensure_indices, RETRIED)
-enrich_batch = _task(steps.enrich_batch, RETRIED)
-cluster_batch = _task(steps.cluster_batch, RETRIED)
-index_batch = _task(steps.index_batch, RETRIED)
-discover_links = _task(steps.discover_links, RETRIED_ONCE)
-select_new_links = _task(steps.select_new_links, RETRIED)
+ensure_indices = _task(steps.ensure_indices)
+enrich_batch = _task(steps.enrich_batch)
+cluster_batch = _task(steps.cluster_batch)
+index_batch = _task(steps.index_batch)
+discover_links = _task(steps.discover_links)
+select_new_links = _task(steps.select_new_links)
 fetch_pages = _task(steps.fetch_pages)
-keep_skips = _task(steps.keep_skips, RETRIED)
-remember_outcomes = _task(steps.remember_outcomes, RETRIED)
-reindex_step = _task(steps.reindex_step)  # not retried: a half-done copy is rolled back
+keep_skips = _task(steps.keep_skips)
+remember_outcomes = _task(steps.remember_outcomes)
+reindex_step = _task(steps.reindex_step)
 
 
 def _called(step: Task[..., Any]) -> Any:

@@ -185,6 +185,22 @@ def reindex_step(es: Elasticsearch, settings: Settings, rebuild: bool) -> Reinde
 # --- how a run calls them ---------------------------------------------------------------
 
 
+# Each step's retry policy, the one table for both ways of calling it (None: not retried).
+POLICIES: dict[Callable[..., Any], RetryPolicy | None] = {
+    prepare: None,
+    ensure_indices: RETRIED,
+    enrich_batch: RETRIED,
+    cluster_batch: RETRIED,
+    index_batch: RETRIED,
+    discover_links: RETRIED_ONCE,
+    select_new_links: RETRIED,
+    fetch_pages: None,  # retries each request itself
+    keep_skips: RETRIED,
+    remember_outcomes: RETRIED,
+    reindex_step: None,  # a half-done copy is rolled back; run it again
+}
+
+
 class Pending(Protocol[T_co]):
     """A step running in the background: a `concurrent.futures.Future` or a Prefect future."""
 
@@ -256,20 +272,26 @@ def log_summary(report: RunReport) -> None:
     LOGGER.info("ingest summary: %s", "; ".join(f"{label} {value}" for label, value in report.rows()))
 
 
+def _local(step: Callable[P, T]) -> Callable[P, T]:
+    """`step` as this process calls it: retried by its policy in `POLICIES`."""
+    policy = POLICIES[step]
+    return step if policy is None else retried(step, policy)
+
+
 def local_steps(settings: Settings) -> Steps:
     """The steps called in this process with `settings`: the CLI's short runs pay no Prefect
     import or server start, and nothing is tracked in a Prefect API."""
     return Steps(
-        prepare=prepare,
-        enrich_batch=retried(enrich_batch),
-        cluster_batch=retried(cluster_batch),
-        start_index=partial(in_background, retried(index_batch)),
-        ensure_indices=retried(ensure_indices),
-        discover_links=retried(discover_links, RETRIED_ONCE),
-        select_new_links=retried(select_new_links),
-        fetch_pages=fetch_pages,
-        keep_skips=retried(keep_skips),
-        remember_outcomes=retried(remember_outcomes),
+        prepare=_local(prepare),
+        enrich_batch=_local(enrich_batch),
+        cluster_batch=_local(cluster_batch),
+        start_index=partial(in_background, _local(index_batch)),
+        ensure_indices=_local(ensure_indices),
+        discover_links=_local(discover_links),
+        select_new_links=_local(select_new_links),
+        fetch_pages=_local(fetch_pages),
+        keep_skips=_local(keep_skips),
+        remember_outcomes=_local(remember_outcomes),
         settings=lambda: settings,
         run_id=lambda: str(uuid.uuid4()),
         publish=log_summary,
